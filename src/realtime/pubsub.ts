@@ -1,0 +1,53 @@
+import { FixedBuffer, Repeater } from '@repeaterjs/repeater';
+import { rateLimited } from '../errors.js';
+import type { TopicName, Topics } from './topics.js';
+
+export interface SubscribeOptions {
+  /** Most events held for a subscriber that is not reading; one more ends its stream with RATE_LIMITED. */
+  bufferLimit: number;
+  /** Called at once when the subscriber overflows, so the transport can close it with a clear code. */
+  onOverflow?: () => void;
+}
+
+/** Typed publish/subscribe; in-process here, and the seam a cross-process (Redis) implementation fills. */
+export interface PubSub {
+  publish<T extends TopicName>(topic: T, id: string, payload: Topics[T]): Promise<void>;
+  subscribe<T extends TopicName>(topic: T, id: string, options: SubscribeOptions): AsyncIterableIterator<Topics[T]>;
+  close(): Promise<void>;
+}
+
+export const SLOW_SUBSCRIBER = 'Subscriber fell too far behind and was cut off';
+
+type Listener = (payload: unknown) => void;
+
+/** Delivers to subscribers in this process; each subscriber has its own bounded buffer. */
+export function createLocalPubSub(): PubSub {
+  const listeners = new Map<string, Set<Listener>>();
+  return {
+    async publish(topic, id, payload) {
+      for (const listener of listeners.get(`${topic}:${id}`) ?? []) listener(payload);
+    },
+    subscribe<T extends TopicName>(topic: T, id: string, options: SubscribeOptions) {
+      const key = `${topic}:${id}`;
+      const buffer = new FixedBuffer(options.bufferLimit);
+      return new Repeater<Topics[T]>(async (push, stop) => {
+        const listener: Listener = (payload) => {
+          if (buffer.full) {
+            options.onOverflow?.();
+            stop(rateLimited(SLOW_SUBSCRIBER, { bufferLimit: options.bufferLimit }));
+            return;
+          }
+          void push(payload as Topics[T]);
+        };
+        const set = listeners.get(key) ?? new Set();
+        listeners.set(key, set.add(listener));
+        await stop;
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(key);
+      }, buffer);
+    },
+    async close() {
+      listeners.clear();
+    },
+  };
+}

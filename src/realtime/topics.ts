@@ -1,0 +1,10 @@
+import type { JsonObject } from '../domain/json.js';
+import type { TraceRow } from '../store/traces.js';
+
+/** Every topic, its payload, and the id that scopes it (`contextUpdated:{personId}`). */
+export interface Topics {
+  /** A person's session context changed; published after the update committed. Scoped by person id. */
+  contextUpdated: { trace: TraceRow; context: JsonObject };
+}
+
+export type TopicName = keyof Topics;

@@ -1,0 +1,11 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './traces.js';
+import './sessions.js';
+import './context-updates.js';
+import './trace-replays.js';
+import './session-playback.js';
+
+/** The whole schema, built once from the domain files above. */
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,125 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, createYoga, type YogaLogger } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { createTokenVerifier } from './auth/tokens.js';
+import type { Viewer } from './auth/viewer.js';
+import type { Config } from './config.js';
+import { createContext, type GraphQLContext } from './context.js';
+import { createLocalPubSub } from './realtime/pubsub.js';
+import { schema } from './schema/index.js';
+import { createServices, type Services } from './services/index.js';
+import { createMetrics } from './server/metrics.js';
+import { useLimits } from './server/limits.js';
+import { maskError } from './server/mask-error.js';
+import { attachGraphqlWs } from './server/graphql-ws.js';
+import { startRetentionJob } from './server/retention-job.js';
+import { openDatabase, type Database } from './store/database.js';
+
+export interface GatewayServer {
+  /** The GraphQL endpoint, e.g. `http://127.0.0.1:4000/graphql`. */
+  url: string;
+  /** Stops accepting work, lets in-flight requests finish, closes subscriptions and the database. */
+  close(): Promise<void>;
+}
+
+/** What Yoga receives from the HTTP and WebSocket transports; WebSocket operations come with their viewer. */
+export interface TransportContext {
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  viewer?: Viewer | null;
+  closeTransport?: GraphQLContext['closeTransport'];
+}
+
+const logLevels = { fatal: 'error', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'debug', silent: 'silent' } as const;
+
+const json = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+};
+
+/**
+ * Builds and starts the gateway: listens at once (so /health can say 503 while the store opens and migrates),
+ * then opens the store and serves GraphQL over HTTP, SSE and WebSocket on `/graphql`.
+ */
+export async function createServer(config: Config, logger: YogaLogger = createLogger(logLevels[config.logLevel])): Promise<GatewayServer> {
+  const metrics = createMetrics();
+  const verify = createTokenVerifier(config.auth);
+  const pubsub = createLocalPubSub();
+  let ready: { database: Database; services: Services } | null = null;
+
+  const yoga = createYoga<TransportContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: logger,
+    maskedErrors: { maskError: (error, message) => maskError(error, message, !config.production, logger) },
+    graphiql: { title: 'Replay Gateway', subscriptionsProtocol: 'WS' },
+    context: async ({ request, viewer, closeTransport }) => {
+      if (!ready) throw new Error('Store is not open yet');
+      const who = viewer !== undefined ? viewer : await verify(request.headers.get('authorization'));
+      return createContext({ db: ready.database.db, services: ready.services, limits: config.limits }, who, closeTransport);
+    },
+    plugins: [...useLimits(config.limits), metrics.yogaPlugin],
+  });
+
+  const httpServer = createHttpServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting' });
+    if (path === '/metrics') {
+      void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
+      return;
+    }
+    if (!ready) return json(res, 503, { errors: [{ message: 'Starting: the store is not open yet', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > config.limits.maxBodyBytes || (req.method === 'POST' && req.headers['content-length'] === undefined)) {
+      const status = length > config.limits.maxBodyBytes ? 413 : 411;
+      return json(res, status, {
+        errors: [{ message: `Request body must have a Content-Length of at most ${config.limits.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }],
+      });
+    }
+    void yoga.handle(req, res, { req, res });
+  });
+  httpServer.keepAliveTimeout = 5_000;
+
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', perMessageDeflate: false, maxPayload: config.limits.maxBodyBytes });
+  const graphqlWs = attachGraphqlWs(wss, yoga, { verify, limits: config.limits, metrics, isReady: () => ready !== null, openMode: config.auth.mode === 'open' });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}/graphql`;
+
+  let database: Database;
+  try {
+    database = await openDatabase(config.store);
+  } catch (error) {
+    httpServer.close();
+    throw error;
+  }
+  const services = createServices({ database, pubsub, config, now: () => new Date() });
+  ready = { database, services };
+  const retention = startRetentionJob(services, config, logger);
+
+  return {
+    url,
+    async close() {
+      retention.stop();
+      ready = null;
+      await graphqlWs.dispose();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => httpServer.closeAllConnections(), 10_000).unref();
+        httpServer.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        httpServer.closeIdleConnections();
+      });
+      await yoga.dispose();
+      await pubsub.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import { createContextUpdates } from './context-updates.js';
+import type { ServiceDeps } from './deps.js';
+import { createSessionPlayback } from './session-playback.js';
+import { createSessions } from './sessions.js';
+import { createTraceReplays } from './trace-replays.js';
+import { createTraces } from './traces.js';
+
+/** Everything the product does, transport-free, built once per server from the same dependencies. */
+export function createServices(deps: ServiceDeps) {
+  return {
+    ...createContextUpdates(deps),
+    ...createTraces(deps),
+    ...createSessions(deps),
+    ...createTraceReplays(deps),
+    ...createSessionPlayback(deps),
+    subscribe: deps.pubsub.subscribe.bind(deps.pubsub),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+export type { ServiceDeps };

@@ -1,0 +1,51 @@
+import { decodeCursor, encodeCursor, type CursorKey } from '../domain/cursors.js';
+import { badInput } from '../errors.js';
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+/** One page of a connection, transport-free; `totalCount` runs only when a client asks for it. */
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  totalCount: () => Promise<number>;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** The validated page size: `first` defaults to 50; above the configured cap is an error, never a silent clamp. */
+export function pageSize(args: PageArgs, maxPageSize: number): number {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (first < 0) throw badInput('first must not be negative', 'first');
+  if (first > maxPageSize) throw badInput(`first must be at most ${maxPageSize}`, 'first', { max: maxPageSize });
+  return first;
+}
+
+/** The keyset position an `after` cursor names, or null for the first page. */
+export function afterKey(list: string, args: PageArgs, arity: number): CursorKey | null {
+  if (args.after === undefined || args.after === null) return null;
+  const key = decodeCursor(list, args.after, arity);
+  if (!key) throw badInput('after is not a cursor of this list', 'after');
+  return key;
+}
+
+/** Builds a page from up to `size + 1` rows read past the cursor (the extra row only says there is more). */
+export function toPage<T>(
+  list: string,
+  rows: T[],
+  size: number,
+  args: PageArgs,
+  keyOf: (row: T) => CursorKey,
+  totalCount: () => Promise<number>,
+): Page<T> {
+  const nodes = rows.slice(0, size);
+  return {
+    edges: nodes.map((node) => ({ cursor: encodeCursor(list, keyOf(node)), node })),
+    hasNextPage: rows.length > size,
+    hasPreviousPage: args.after !== undefined && args.after !== null,
+    totalCount,
+  };
+}

@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient as SqliteClient } from '../generated/prisma/sqlite/client.js';
+import { PrismaClient as PostgresClient } from '../generated/prisma/postgresql/client.js';
+import type { StoreConfig } from '../config.js';
+import { migratePostgres, migrateSqlite } from './migrations.js';
+
+/** Both generated clients expose the same model API; the SQLite one's types stand for both. */
+export type Db = SqliteClient;
+export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+
+export interface Database {
+  db: Db;
+  provider: StoreConfig['provider'];
+  close(): Promise<void>;
+}
+
+const SQLITE_PRAGMAS = [
+  'PRAGMA journal_mode = WAL',
+  // better-sqlite3 leaves WAL at NORMAL, which can lose the last commits on power loss: acknowledged means on disk.
+  'PRAGMA synchronous = FULL',
+  'PRAGMA busy_timeout = 5000',
+  'PRAGMA foreign_keys = ON',
+];
+
+async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>): Promise<Database> {
+  if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
+  const migrator = new BetterSqlite3(config.filename);
+  try {
+    for (const pragma of SQLITE_PRAGMAS) migrator.pragma(pragma.slice('PRAGMA '.length));
+    await migrateSqlite(migrator);
+  } finally {
+    migrator.close();
+  }
+  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename }) });
+  for (const pragma of SQLITE_PRAGMAS) await db.$queryRawUnsafe(pragma);
+  return { db, provider: 'sqlite', close: () => db.$disconnect() };
+}
+
+async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql' }>): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: config.url, max: 10, options: '-c synchronous_commit=on' });
+  try {
+    await migratePostgres(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const db = new PostgresClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
+  return {
+    db,
+    provider: 'postgresql',
+    close: async () => {
+      await db.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+/** Opens the configured store and brings its schema up to date before anything reads it. */
+export function openDatabase(config: StoreConfig): Promise<Database> {
+  return config.provider === 'sqlite' ? openSqlite(config) : openPostgres(config);
+}

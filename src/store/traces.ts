@@ -1,0 +1,82 @@
+import type { Prisma, Trace } from '../generated/prisma/sqlite/client.js';
+import type { Db, Tx } from './database.js';
+
+export type TraceRow = Trace;
+export type NewTrace = Prisma.TraceUncheckedCreateInput;
+
+export interface TraceFilter {
+  personId?: string | null;
+  sessionId?: string | null;
+  eventTypes?: readonly string[] | null;
+  from?: Date | null;
+  to?: Date | null;
+  /** true: only replays; false: only originals; absent: both. */
+  replayed?: boolean | null;
+}
+
+/** Keyset position in the newest-first list: (timestamp, id) of the last row seen. */
+export type TraceKey = { timestamp: Date; id: string };
+
+function whereOf(filter: TraceFilter): Prisma.TraceWhereInput {
+  return {
+    personId: filter.personId ?? undefined,
+    sessionId: filter.sessionId ?? undefined,
+    eventType: filter.eventTypes ? { in: [...filter.eventTypes] } : undefined,
+    timestamp: filter.from || filter.to ? { gte: filter.from ?? undefined, lte: filter.to ?? undefined } : undefined,
+    replayOfId: filter.replayed === true ? { not: null } : filter.replayed === false ? null : undefined,
+  };
+}
+
+export const insertTrace = (tx: Tx | Db, trace: NewTrace) => tx.trace.create({ data: trace });
+
+export const findTrace = (db: Db | Tx, id: string) => db.trace.findUnique({ where: { id } });
+
+export const findTracesByIds = (db: Db, ids: readonly string[]) => db.trace.findMany({ where: { id: { in: [...ids] } } });
+
+export const findReplaysOf = (db: Db, ids: readonly string[]) =>
+  db.trace.findMany({ where: { replayOfId: { in: [...ids] } }, orderBy: [{ timestamp: 'asc' }, { id: 'asc' }] });
+
+/** Newest first, `limit` rows strictly after `after`. */
+export function listTraces(db: Db, filter: TraceFilter, limit: number, after: TraceKey | null) {
+  const where = whereOf(filter);
+  return db.trace.findMany({
+    where: after
+      ? { AND: [where, { OR: [{ timestamp: { lt: after.timestamp } }, { timestamp: after.timestamp, id: { lt: after.id } }] }] }
+      : where,
+    orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
+    take: limit,
+  });
+}
+
+export const countTraces = (db: Db, filter: TraceFilter) => db.trace.count({ where: whereOf(filter) });
+
+/** A session's own history (replays excluded), oldest first, after position `afterSeq`. */
+export function listSessionTraces(
+  db: Db,
+  personId: string,
+  sessionId: string,
+  limit: number,
+  afterSeq: number,
+  from: Date | null = null,
+) {
+  return db.trace.findMany({
+    where: { personId, sessionId, seq: { gt: afterSeq }, timestamp: from ? { gte: from } : undefined },
+    orderBy: { seq: 'asc' },
+    take: limit,
+  });
+}
+
+/** The last update of a session at or before `at`. */
+export const findSessionTraceAt = (db: Db, personId: string, sessionId: string, at: Date) =>
+  db.trace.findFirst({
+    where: { personId, sessionId, seq: { not: null }, timestamp: { lte: at } },
+    orderBy: { seq: 'desc' },
+  });
+
+/** The update that came just before position `seq` in its session (the nearest one still stored). */
+export const findTraceBefore = (db: Db, personId: string, sessionId: string, seq: number) =>
+  db.trace.findFirst({ where: { personId, sessionId, seq: { lt: seq } }, orderBy: { seq: 'desc' } });
+
+export const deleteTraceRow = (tx: Tx, id: string) => tx.trace.deleteMany({ where: { id } });
+
+export const deleteTracesBefore = (tx: Tx, cutoff: Date) => tx.trace.deleteMany({ where: { timestamp: { lt: cutoff } } });
