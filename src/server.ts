@@ -44,7 +44,7 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
 export async function createServer(config: Config, logger: YogaLogger = createLogger(logLevels[config.logLevel])): Promise<GatewayServer> {
   const metrics = createMetrics();
   const verify = createTokenVerifier(config.auth);
-  const pubsub = createLocalPubSub();
+  const pubsub = createLocalPubSub(metrics.pubsubSubscribers);
   let ready: { database: Database; services: Services } | null = null;
 
   const yoga = createYoga<TransportContext, GraphQLContext>({

@@ -20,8 +20,14 @@ export const SLOW_SUBSCRIBER = 'Subscriber fell too far behind and was cut off';
 
 type Listener = (payload: unknown) => void;
 
+/** Told when a subscriber starts and stops listening (the gateway feeds a metric with it). */
+export interface SubscriberCounter {
+  inc(): void;
+  dec(): void;
+}
+
 /** Delivers to subscribers in this process; each subscriber has its own bounded buffer. */
-export function createLocalPubSub(): PubSub {
+export function createLocalPubSub(counter?: SubscriberCounter): PubSub {
   const listeners = new Map<string, Set<Listener>>();
   return {
     async publish(topic, id, payload) {
@@ -41,8 +47,10 @@ export function createLocalPubSub(): PubSub {
         };
         const set = listeners.get(key) ?? new Set();
         listeners.set(key, set.add(listener));
+        counter?.inc();
         await stop;
         set.delete(listener);
+        counter?.dec();
         if (set.size === 0) listeners.delete(key);
       }, buffer);
     },

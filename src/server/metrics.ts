@@ -18,6 +18,7 @@ export function createMetrics() {
       },
     }),
     websocketConnections: new Gauge({ name: 'replay_gateway_websocket_connections', help: 'Open graphql-ws connections', registers: [registry] }),
+    pubsubSubscribers: new Gauge({ name: 'replay_gateway_pubsub_subscribers', help: 'Subscribers listening for live events', registers: [registry] }),
     websocketSubscriptions: new Gauge({ name: 'replay_gateway_websocket_subscriptions', help: 'Active graphql-ws subscriptions', registers: [registry] }),
   };
 }
