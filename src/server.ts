@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, createYoga, type YogaLogger } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
 import { createTokenVerifier } from './auth/tokens.js';
 import type { Viewer } from './auth/viewer.js';
@@ -54,6 +55,8 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
     logging: logger,
     maskedErrors: { maskError: (error, message) => maskError(error, message, !config.production, logger) },
     graphiql: { title: 'Replay Gateway', subscriptionsProtocol: 'WS' },
+    // Bundled GraphiQL: works on machines that cannot reach a CDN.
+    renderGraphiQL,
     context: async ({ request, viewer, closeTransport }) => {
       if (!ready) throw new Error('Store is not open yet');
       const who = viewer !== undefined ? viewer : await verify(request.headers.get('authorization'));
