@@ -92,25 +92,26 @@ const env = z.object({
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const blankAsUnset = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
   const parsed = env.safeParse(blankAsUnset);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+
+  // The combination rules read the raw values, so they are reported together with any bad value above.
+  const raw = blankAsUnset as Partial<Record<string, string>>;
+  const production = raw.NODE_ENV === 'production';
+  const mode = raw.JWKS_URL !== undefined ? 'jwks' : raw.JWT_SECRET !== undefined ? 'secret' : 'open';
+  if (raw.JWKS_URL !== undefined && raw.JWT_SECRET !== undefined) problems.push('JWT_SECRET and JWKS_URL: set one of them, not both');
+  if (mode === 'open' && production) {
+    problems.push('JWT_SECRET or JWKS_URL: NODE_ENV=production refuses to start without authentication');
   }
+  const host = raw.HOST ?? (mode === 'open' ? '127.0.0.1' : '0.0.0.0');
+  if (mode === 'open' && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    problems.push(`HOST: open development mode (no JWT_SECRET/JWKS_URL) binds to 127.0.0.1 only, not ${host}`);
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
-  const production = e.NODE_ENV === 'production';
 
   let auth: AuthConfig = { mode: 'open' };
   if (e.JWKS_URL) auth = { mode: 'jwks', jwksUrl: new URL(e.JWKS_URL) };
   else if (e.JWT_SECRET) auth = { mode: 'secret', secret: e.JWT_SECRET };
-  if (e.JWKS_URL && e.JWT_SECRET) problems.push('JWT_SECRET and JWKS_URL: set one of them, not both');
-  if (auth.mode === 'open' && production) {
-    problems.push('JWT_SECRET or JWKS_URL: NODE_ENV=production refuses to start without authentication');
-  }
-  const host = e.HOST ?? (auth.mode === 'open' ? '127.0.0.1' : '0.0.0.0');
-  if (auth.mode === 'open' && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
-    problems.push(`HOST: open development mode (no JWT_SECRET/JWKS_URL) binds to 127.0.0.1 only, not ${host}`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
 
   const store: StoreConfig = e.DATABASE_URL.startsWith('file:')
     ? { provider: 'sqlite', url: e.DATABASE_URL, filename: e.DATABASE_URL.slice('file:'.length) }

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { GraphQLError } from 'graphql';
 import { createLogger, createYoga, type YogaLogger } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
@@ -12,7 +13,7 @@ import { schema } from './schema/index.js';
 import { createServices, type Services } from './services/index.js';
 import { createMetrics } from './server/metrics.js';
 import { useLimits } from './server/limits.js';
-import { maskError } from './server/mask-error.js';
+import { maskError, quietClientErrors, useContractValidationCodes } from './server/mask-error.js';
 import { attachGraphqlWs } from './server/graphql-ws.js';
 import { startRetentionJob } from './server/retention-job.js';
 import { openDatabase, type Database } from './store/database.js';
@@ -47,12 +48,14 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
   const verify = createTokenVerifier(config.auth);
   const pubsub = createLocalPubSub(metrics.pubsubSubscribers);
   let ready: { database: Database; services: Services } | null = null;
+  /** Set by close(): new work is refused (503, WebSocket 4403) while work already accepted still finishes. */
+  let closing = false;
 
   const yoga = createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    logging: logger,
+    logging: quietClientErrors(logger),
     maskedErrors: { maskError: (error, message) => maskError(error, message, !config.production, logger) },
     graphiql: { title: 'Replay Gateway', subscriptionsProtocol: 'WS' },
     // Bundled GraphiQL: works on machines that cannot reach a CDN.
@@ -62,17 +65,20 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
       const who = viewer !== undefined ? viewer : await verify(request.headers.get('authorization'));
       return createContext({ db: ready.database.db, services: ready.services, limits: config.limits }, who, closeTransport);
     },
-    plugins: [...useLimits(config.limits), metrics.yogaPlugin],
+    plugins: [...useLimits(config.limits), useContractValidationCodes(), metrics.yogaPlugin],
   });
 
   const httpServer = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/health') return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting' });
+    if (path === '/health') return json(res, ready && !closing ? 200 : 503, { status: closing ? 'stopping' : ready ? 'ok' : 'starting' });
     if (path === '/metrics') {
       void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
       return;
     }
-    if (!ready) return json(res, 503, { errors: [{ message: 'Starting: the store is not open yet', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    if (!ready || closing) {
+      const message = closing ? 'Stopping: not accepting new requests' : 'Starting: the store is not open yet';
+      return json(res, 503, { errors: [{ message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    }
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.limits.maxBodyBytes || (req.method === 'POST' && req.headers['content-length'] === undefined)) {
       const status = length > config.limits.maxBodyBytes ? 413 : 411;
@@ -85,7 +91,14 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
   httpServer.keepAliveTimeout = 5_000;
 
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', perMessageDeflate: false, maxPayload: config.limits.maxBodyBytes });
-  const graphqlWs = attachGraphqlWs(wss, yoga, { verify, limits: config.limits, metrics, isReady: () => ready !== null, openMode: config.auth.mode === 'open' });
+  const graphqlWs = attachGraphqlWs(wss, yoga, {
+    verify,
+    limits: config.limits,
+    metrics,
+    isReady: () => ready !== null && !closing,
+    openMode: config.auth.mode === 'open',
+    maskError: (error) => maskError(error, 'Unexpected error.', !config.production, logger) as GraphQLError,
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -109,19 +122,30 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
   return {
     url,
     async close() {
-      retention.stop();
-      ready = null;
+      // Refuse new work first, but keep the store open (and `ready` set) until every accepted request has answered:
+      // clearing `ready` here used to fail in-flight requests with "Store is not open yet".
+      closing = true;
+      await retention.stop();
+      // WebSocket clients get 1001 Going Away; one that never answers the close handshake is cut after 5 s.
+      const cutWebSockets = setTimeout(() => wss.clients.forEach((client) => client.terminate()), 5_000).unref();
       await graphqlWs.dispose();
+      clearTimeout(cutWebSockets);
+      // Ends live subscriptions, so SSE responses complete instead of holding the HTTP server open.
+      await pubsub.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), 10_000).unref();
+        // A keep-alive connection whose response finishes after close() began would otherwise stay open until its
+        // keep-alive timeout (5 s); closing idle connections as they appear ends each one right after its response.
+        const idle = setInterval(() => httpServer.closeIdleConnections(), 50);
         httpServer.close(() => {
           clearTimeout(force);
+          clearInterval(idle);
           resolve();
         });
         httpServer.closeIdleConnections();
       });
       await yoga.dispose();
-      await pubsub.close();
+      ready = null;
       await database.close();
     },
   };

@@ -13,6 +13,7 @@ export interface SubscribeOptions {
 export interface PubSub {
   publish<T extends TopicName>(topic: T, id: string, payload: Topics[T]): Promise<void>;
   subscribe<T extends TopicName>(topic: T, id: string, options: SubscribeOptions): AsyncIterableIterator<Topics[T]>;
+  /** Ends every live subscriber's stream (normally, as if its topic had completed) and stops listening. */
   close(): Promise<void>;
 }
 
@@ -29,6 +30,7 @@ export interface SubscriberCounter {
 /** Delivers to subscribers in this process; each subscriber has its own bounded buffer. */
 export function createLocalPubSub(counter?: SubscriberCounter): PubSub {
   const listeners = new Map<string, Set<Listener>>();
+  const stops = new Set<() => void>();
   return {
     async publish(topic, id, payload) {
       for (const listener of listeners.get(`${topic}:${id}`) ?? []) listener(payload);
@@ -47,14 +49,19 @@ export function createLocalPubSub(counter?: SubscriberCounter): PubSub {
         };
         const set = listeners.get(key) ?? new Set();
         listeners.set(key, set.add(listener));
+        const end = () => stop();
+        stops.add(end);
         counter?.inc();
         await stop;
+        stops.delete(end);
         set.delete(listener);
         counter?.dec();
         if (set.size === 0) listeners.delete(key);
       }, buffer);
     },
     async close() {
+      // Ending the streams (not just forgetting them) lets SSE responses finish, so the HTTP server can close.
+      for (const end of [...stops]) end();
       listeners.clear();
     },
   };

@@ -23,11 +23,16 @@ builder.subscriptionFields((t) => ({
     args: {
       personId: t.arg.id({ required: true }),
       sessionId: t.arg.id({ required: true }),
-      timeScale: t.arg.float({ defaultValue: 1.0, required: true }),
+      timeScale: t.arg.float({ defaultValue: 1.0 }),
       from: t.arg({ type: 'DateTime' }),
-      maxGapMs: t.arg.int({ defaultValue: 5000, required: true }),
+      maxGapMs: t.arg.int({ defaultValue: 5000 }),
     },
-    subscribe: async (_, args, ctx) => guardStream(await ctx.services.sessionPlayback(ctx.viewer, args), requireViewer(ctx.viewer)),
+    // Nullable with defaults, as the contract types them; an explicit null means the default.
+    subscribe: async (_, args, ctx) =>
+      guardStream(
+        await ctx.services.sessionPlayback(ctx.viewer, { ...args, timeScale: args.timeScale ?? 1.0, maxGapMs: args.maxGapMs ?? 5000 }),
+        requireViewer(ctx.viewer),
+      ),
     resolve: (frame, _, ctx) => {
       ctx.refreshLoaders();
       return frame;

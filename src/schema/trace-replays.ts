@@ -46,11 +46,13 @@ builder.mutationFields((t) => ({
     description: 'Re-runs fusion on the stored sources over the state before the trace; the original is never written.',
     args: {
       traceId: t.arg.id({ required: true }),
-      includeContext: t.arg.boolean({ defaultValue: true, required: true }),
-      timeScale: t.arg.float({ defaultValue: 1.0, required: true }),
+      includeContext: t.arg.boolean({ defaultValue: true }),
+      timeScale: t.arg.float({ defaultValue: 1.0 }),
       replaySource: t.arg.string({ defaultValue: 'api', required: true, description: 'Where the replay comes from, kept on its lineage.' }),
       requestId: t.arg.id({ description: 'Idempotency key.' }),
     },
-    resolve: (_, args, ctx) => ctx.services.replayTrace(ctx.viewer, args),
+    // Nullable with defaults, as the contract types them; an explicit null means the default.
+    resolve: (_, args, ctx) =>
+      ctx.services.replayTrace(ctx.viewer, { ...args, includeContext: args.includeContext ?? true, timeScale: args.timeScale ?? 1.0 }),
   }),
 }));

@@ -106,8 +106,8 @@ builder.queryFields((t) => ({
   traceStats: t.field({
     type: TraceStats,
     description: 'Admin only.',
-    args: { recentDays: t.arg.int({ defaultValue: 7, required: true }), topPersons: t.arg.int({ defaultValue: 10, required: true }) },
-    resolve: (_, args, ctx) => ctx.services.traceStats(ctx.viewer, args.recentDays, args.topPersons),
+    args: { recentDays: t.arg.int({ defaultValue: 7 }), topPersons: t.arg.int({ defaultValue: 10 }) },
+    resolve: (_, args, ctx) => ctx.services.traceStats(ctx.viewer, args.recentDays ?? 7, args.topPersons ?? 10),
   }),
 }));
 
@@ -121,7 +121,7 @@ builder.mutationFields((t) => ({
   cleanupTraces: t.field({
     type: CleanupPayload,
     description: 'Admin only: deletes traces older than daysToKeep days.',
-    args: { daysToKeep: t.arg.int({ defaultValue: 30, required: true }), ...requestIdArg },
-    resolve: (_, args, ctx) => ctx.services.cleanupTraces(ctx.viewer, args.daysToKeep, args.requestId),
+    args: { daysToKeep: t.arg.int({ defaultValue: 30 }), ...requestIdArg },
+    resolve: (_, args, ctx) => ctx.services.cleanupTraces(ctx.viewer, args.daysToKeep ?? 30, args.requestId),
   }),
 }));

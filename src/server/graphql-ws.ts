@@ -16,6 +16,8 @@ interface Options {
   metrics: Metrics;
   isReady: () => boolean;
   openMode: boolean;
+  /** The same masking HTTP responses get: every error leaves with an `extensions.code`. */
+  maskError: (error: unknown) => GraphQLError;
 }
 
 type ConnectionExtra = { viewer?: Viewer | null };
@@ -29,12 +31,34 @@ type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (ar
 export function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<TransportContext, GraphQLContext>, options: Options) {
   const operations = new WeakMap<WebSocket, Set<string>>();
   const operationsOf = (socket: WebSocket) => operations.get(socket) ?? operations.set(socket, new Set()).get(socket)!;
+  // Ids whose slot a client `complete` already freed, before graphql-ws got round to calling onComplete for them.
+  const released = new WeakMap<WebSocket, Set<string>>();
+  const releasedOf = (socket: WebSocket) => released.get(socket) ?? released.set(socket, new Set()).get(socket)!;
 
   wss.on('connection', (socket) => {
     options.metrics.websocketConnections.inc();
+    // Runs before graphql-ws's own handler (registered first): a client that completes one operation and at once
+    // starts another, in that order, must get the freed slot. graphql-ws ends the old operation asynchronously, so
+    // counting only in onComplete would refuse the new one with RATE_LIMITED.
+    socket.on('message', (data) => {
+      const text = String(data);
+      if (!text.includes('"complete"')) return;
+      try {
+        const message = JSON.parse(text) as { type?: unknown; id?: unknown };
+        if (message.type !== 'complete' || typeof message.id !== 'string') return;
+        if (operations.get(socket)?.delete(message.id)) {
+          releasedOf(socket).add(message.id);
+          options.metrics.websocketSubscriptions.dec();
+        }
+      } catch {
+        // Not JSON: graphql-ws closes the connection for it.
+      }
+    });
     socket.once('close', () => {
       options.metrics.websocketConnections.dec();
+      // Forget the set, so the onComplete graphql-ws still calls for each of these does not count them twice.
       options.metrics.websocketSubscriptions.dec(operations.get(socket)?.size ?? 0);
+      operations.delete(socket);
     });
   });
 
@@ -68,14 +92,17 @@ export function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<T
           closeTransport: (code, reason) => ctx.extra.socket.close(code, reason),
           params,
         } as TransportContext & Record<string, unknown>);
+        // Limit rules (depth, aliases, cost) throw from validate rather than report: caught here, they answer this
+        // operation with an error message instead of closing the whole connection with 4500.
         let document;
+        let errors: readonly GraphQLError[];
         try {
           document = enveloped.parse(params.query);
+          errors = enveloped.validate(enveloped.schema, document);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+          errors = [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0 || !document) return [...errors]; // masked in onError below, like every error sent
         active.add(id);
         options.metrics.websocketSubscriptions.inc();
         return {
@@ -89,7 +116,10 @@ export function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<T
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      // Errors a stream throws (token expiry, a subscriber cut off) reach the client with their code, as over HTTP.
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => options.maskError(error).toJSON()),
       onComplete: (ctx, id) => {
+        if (released.get(ctx.extra.socket)?.delete(id)) return;
         if (operationsOf(ctx.extra.socket).delete(id)) options.metrics.websocketSubscriptions.dec();
       },
     },

@@ -65,9 +65,9 @@ export function createContextUpdates({ database, pubsub, config, now }: ServiceD
   const { db } = database;
 
   async function updateContext(viewer: Viewer | null, input: UpdateContextInput): Promise<ContextUpdateResult> {
-    requireWriteFor(viewer, input.personId);
     requireId(input.personId, 'personId');
     requireId(input.sessionId, 'sessionId');
+    requireWriteFor(viewer, input.personId);
     const eventType = requireId(input.eventType ?? 'context_update', 'eventType', 100);
     const sources = checkSources(input, config.limits.maxSourcesPerUpdate);
     const key = input.clientEventId

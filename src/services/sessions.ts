@@ -20,7 +20,7 @@ export function createSessions({ database, config }: ServiceDeps) {
   async function sessions(viewer: Viewer | null, personId: string, args: PageArgs): Promise<Page<SessionRow>> {
     requirePerson(viewer, personId);
     const size = pageSize(args, config.limits.maxPageSize);
-    const key = afterKey('sessions', args, 2);
+    const key = afterKey('sessions', args, ['time', 'string']);
     const after = key ? { lastAt: new Date(key[0] as number), sessionId: String(key[1]) } : null;
     const rows = size === 0 ? [] : await listSessions(db, personId, size + 1, after);
     return toPage('sessions', rows, size, args, (s) => [s.lastAt.getTime(), s.sessionId], () => countSessions(db, personId));
@@ -29,7 +29,7 @@ export function createSessions({ database, config }: ServiceDeps) {
   /** The session's own updates (replays excluded), oldest first. Access was checked on the session. */
   async function sessionTraces(owner: SessionRow, args: PageArgs): Promise<Page<TraceRow>> {
     const size = pageSize(args, config.limits.maxPageSize);
-    const key = afterKey('session-traces', args, 1);
+    const key = afterKey('session-traces', args, ['seq']);
     const rows = size === 0 ? [] : await listSessionTraces(db, owner.personId, owner.sessionId, size + 1, Number(key?.[0] ?? 0));
     return toPage('session-traces', rows, size, args, (t) => [t.seq ?? 0], async () => owner.traceCount);
   }

@@ -4,7 +4,7 @@ import type { Viewer } from '../auth/viewer.js';
 import { diffContexts, type ContextDifference } from '../domain/context-diff.js';
 import { applyFusion, fuseSources, type ContextSource, type Fusion } from '../domain/fusion.js';
 import type { JsonObject } from '../domain/json.js';
-import { notFound } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import { findTrace, findTraceBefore, insertTrace, type TraceRow } from '../store/traces.js';
 import type { Tx } from '../store/database.js';
 import type { ServiceDeps } from './deps.js';
@@ -130,6 +130,11 @@ export function createTraceReplays({ database, now }: ServiceDeps) {
         return replay ? { replay, input: stored.input, requestedAt: new Date(stored.requestedAt) } : null;
       },
     });
+    // A requestId names one replay request: reused for another trace it cannot answer with the first result
+    // without mixing two traces' outcomes.
+    if (result.replay.replayOfId !== original.id) {
+      throw new AppError('CONFLICT', `requestId ${input.requestId} was already used to replay another trace`, { field: 'requestId' });
+    }
     return describe(original, result.replay, result.input, result.requestedAt);
   }
 

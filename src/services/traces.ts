@@ -34,7 +34,7 @@ export function createTraces({ database, config, now }: ServiceDeps) {
     const v = filter.personId ? requirePerson(viewer, filter.personId) : requireViewer(viewer);
     const scoped = isAdmin(v) ? filter : { ...filter, personId: v.personId };
     const size = pageSize(args, config.limits.maxPageSize);
-    const key = afterKey('traces', args, 2);
+    const key = afterKey('traces', args, ['time', 'string']);
     const after = key ? { timestamp: new Date(key[0] as number), id: String(key[1]) } : null;
     const rows = size === 0 ? [] : await listTraces(db, scoped, size + 1, after);
     return toPage('traces', rows, size, args, (t) => [t.timestamp.getTime(), t.id], () => countTraces(db, scoped));

@@ -20,10 +20,11 @@ export interface Database {
 }
 
 const SQLITE_PRAGMAS = [
+  // First, so the others (journal_mode needs a lock) wait for another process instead of failing at once.
+  'PRAGMA busy_timeout = 5000',
   'PRAGMA journal_mode = WAL',
   // better-sqlite3 leaves WAL at NORMAL, which can lose the last commits on power loss: acknowledged means on disk.
   'PRAGMA synchronous = FULL',
-  'PRAGMA busy_timeout = 5000',
   'PRAGMA foreign_keys = ON',
 ];
 

@@ -10,7 +10,11 @@ export type SessionKey = { personId: string; sessionId: string };
  */
 export async function lockSession(tx: Tx, provider: Database['provider'], key: SessionKey): Promise<SessionRow | null> {
   if (provider === 'postgresql') {
-    await tx.$executeRaw`SELECT 1 FROM sessions WHERE person_id = ${key.personId} AND session_id = ${key.sessionId} FOR UPDATE`;
+    // What the lock found decides: under READ COMMITTED a later read could see a session committed after this
+    // statement took no lock, and two writers would then both extend it (a deadlock or a lost update).
+    // Absent here means absent: createSession then loses the race on the primary key and the write is retried.
+    const locked = await tx.$queryRaw<unknown[]>`SELECT 1 FROM sessions WHERE person_id = ${key.personId} AND session_id = ${key.sessionId} FOR UPDATE`;
+    if (locked.length === 0) return null;
   }
   return tx.session.findUnique({ where: { personId_sessionId: key } });
 }

@@ -26,8 +26,11 @@ describe('pages', () => {
   });
 
   it('turns a bad after into BAD_USER_INPUT', () => {
-    expect(() => afterKey('traces', { after: 'nope' }, 2)).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
-    expect(afterKey('traces', {}, 2)).toBeNull();
+    expect(() => afterKey('traces', { after: 'nope' }, ['time', 'string'])).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+    const forged = encodeCursor('traces', ['not-a-time', 'id']);
+    expect(() => afterKey('traces', { after: forged }, ['time', 'string'])).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+    expect(afterKey('traces', { after: encodeCursor('traces', [5, 'id']) }, ['time', 'string'])).toEqual([5, 'id']);
+    expect(afterKey('traces', {}, ['time', 'string'])).toBeNull();
   });
 
   it('uses the extra row only to say there is a next page', async () => {
