@@ -15,6 +15,7 @@ import { createMetrics } from './server/metrics.js';
 import { useLimits } from './server/limits.js';
 import { maskError, quietClientErrors, useContractValidationCodes } from './server/mask-error.js';
 import { attachGraphqlWs } from './server/graphql-ws.js';
+import { isProjectExport, serveProjectExport } from './server/project-export.js';
 import { startRetentionJob } from './server/retention-job.js';
 import { openDatabase, type Database } from './store/database.js';
 
@@ -78,6 +79,13 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
     if (!ready || closing) {
       const message = closing ? 'Stopping: not accepting new requests' : 'Starting: the store is not open yet';
       return json(res, 503, { errors: [{ message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    }
+    if (path && isProjectExport(path)) {
+      serveProjectExport(req, res, path, verify, ready.services).catch((error: unknown) => {
+        logger.error('export failed', error);
+        res.destroy();
+      });
+      return;
     }
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.limits.maxBodyBytes || (req.method === 'POST' && req.headers['content-length'] === undefined)) {

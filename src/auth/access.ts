@@ -35,3 +35,20 @@ export function requireAdmin(viewer: Viewer | null): Viewer {
   if (!isAdmin(v)) throw forbidden('Only admins may do this');
   return v;
 }
+
+/** Projects are read by admins, ingest services, and tokens whose `projects` claim names them (or is `*`). */
+export const canReadProject = (viewer: Viewer, projectId: string) =>
+  isAdmin(viewer) || viewer.roles.has('ingest') || viewer.projects === '*' || viewer.projects.has(projectId);
+
+export function requireProjectReader(viewer: Viewer | null, projectId: string): Viewer {
+  const v = requireViewer(viewer);
+  if (!canReadProject(v, projectId)) throw forbidden(`Not allowed to read project ${projectId}`);
+  return v;
+}
+
+/** Only backend services (`ingest`) and admins append to project streams. */
+export function requireProjectWriter(viewer: Viewer | null): Viewer {
+  const v = requireViewer(viewer);
+  if (!isAdmin(v) && !v.roles.has('ingest')) throw forbidden('Publishing to projects needs the ingest or admin role');
+  return v;
+}

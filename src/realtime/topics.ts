@@ -5,6 +5,8 @@ import type { TraceRow } from '../store/traces.js';
 export interface Topics {
   /** A person's session context changed; published after the update committed. Scoped by person id. */
   contextUpdated: { trace: TraceRow; context: JsonObject };
+  /** A project's stream grew up to `sequence` (subscribers read the new events from the store). Scoped by project id. */
+  projectEvents: { sequence: string };
 }
 
 export type TopicName = keyof Topics;

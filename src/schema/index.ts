@@ -6,6 +6,7 @@ import './sessions.js';
 import './context-updates.js';
 import './trace-replays.js';
 import './session-playback.js';
+import './projects.js';
 
 /** The whole schema, built once from the domain files above. */
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,5 +1,8 @@
 import { createContextUpdates } from './context-updates.js';
 import type { ServiceDeps } from './deps.js';
+import { createProjectFeeds } from './project-feeds.js';
+import { createProjectReads } from './project-reads.js';
+import { createProjectWrites } from './project-writes.js';
 import { createSessionPlayback } from './session-playback.js';
 import { createSessions } from './sessions.js';
 import { createTraceReplays } from './trace-replays.js';
@@ -13,6 +16,9 @@ export function createServices(deps: ServiceDeps) {
     ...createSessions(deps),
     ...createTraceReplays(deps),
     ...createSessionPlayback(deps),
+    ...createProjectWrites(deps),
+    ...createProjectReads(deps),
+    ...createProjectFeeds(deps),
     subscribe: deps.pubsub.subscribe.bind(deps.pubsub),
   };
 }

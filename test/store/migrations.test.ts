@@ -4,7 +4,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,11 @@ import { defaultMigrationsRoot, migratePostgres, migrateSqlite, type Provider } 
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const INIT = '20261122000000_init';
+/** Every committed migration, in the order they apply (the same names for both providers). */
+const ALL = readdirSync(path.join(repoRoot, 'migrations', 'sqlite'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
 const SLOW = 60_000;
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -289,7 +294,7 @@ describe('SQLite migrations', () => {
   it('build every table, column, primary key, unique constraint and index of schema.prisma', async () => {
     const { db } = openTempSqlite();
     try {
-      expect(await migrateSqlite(db)).toEqual([INIT]);
+      expect(await migrateSqlite(db)).toEqual(ALL);
       const expected = expectedShape(path.join(repoRoot, 'schema.prisma'), 'sqlite');
       const actual = introspectSqlite(db);
       expect(actual.tables).toEqual([...Object.keys(expected), '_prisma_migrations'].sort());
@@ -319,8 +324,8 @@ describe('SQLite migrations', () => {
         ['started_at', 'DATETIME', 1, 0],
         ['applied_steps_count', 'INTEGER UNSIGNED', 1, 0],
       ]);
-      const rows = db.prepare('SELECT * FROM _prisma_migrations').all() as Record<string, unknown>[];
-      expect(rows).toHaveLength(1);
+      const rows = db.prepare('SELECT * FROM _prisma_migrations ORDER BY migration_name').all() as Record<string, unknown>[];
+      expect(rows.map((r) => r.migration_name)).toEqual(ALL);
       const row = rows[0]!;
       expect(row).toMatchObject({
         migration_name: INIT,
@@ -342,13 +347,13 @@ describe('SQLite migrations', () => {
   it('apply nothing the second time, and only what is new later', async () => {
     const { db } = openTempSqlite();
     try {
-      expect(await migrateSqlite(db)).toEqual([INIT]);
+      expect(await migrateSqlite(db)).toEqual(ALL);
       expect(await migrateSqlite(db)).toEqual([]);
       const root = copyOfMigrations();
       addMigration(root, 'sqlite', '20261201000000_extra', 'CREATE TABLE "extra" ("id" TEXT NOT NULL PRIMARY KEY);\n');
       expect(await migrateSqlite(db, root)).toEqual(['20261201000000_extra']);
       expect(await migrateSqlite(db, root)).toEqual([]);
-      expect(db.prepare('SELECT count(*) AS n FROM _prisma_migrations').get()).toEqual({ n: 2 });
+      expect(db.prepare('SELECT count(*) AS n FROM _prisma_migrations').get()).toEqual({ n: ALL.length + 1 });
     } finally {
       db.close();
     }
@@ -358,10 +363,10 @@ describe('SQLite migrations', () => {
     const { db } = openTempSqlite();
     try {
       await migrateSqlite(db);
-      db.prepare('UPDATE _prisma_migrations SET checksum = ?').run('0'.repeat(64));
+      db.prepare('UPDATE _prisma_migrations SET checksum = ? WHERE migration_name = ?').run('0'.repeat(64), INIT);
       await expect(migrateSqlite(db)).rejects.toThrow(new RegExp(`${INIT}.*modified after it was applied`));
 
-      db.prepare('UPDATE _prisma_migrations SET checksum = ?').run(fileChecksum('sqlite', INIT));
+      db.prepare('UPDATE _prisma_migrations SET checksum = ? WHERE migration_name = ?').run(fileChecksum('sqlite', INIT), INIT);
       const root = copyOfMigrations();
       appendFileSync(path.join(root, 'sqlite', INIT, 'migration.sql'), '\n-- an edit after release\n');
       await expect(migrateSqlite(db, root)).rejects.toThrow(new RegExp(`${INIT}.*modified after it was applied`));
@@ -419,7 +424,7 @@ describe('SQLite migrations', () => {
       addMigration(root, 'sqlite', '20261201000000_broken', 'CREATE TABLE "half_done" ("x" TEXT);\nNOT SQL AT ALL;\n');
       await expect(migrateSqlite(db, root)).rejects.toThrow(/20261201000000_broken/);
       const names = db.prepare('SELECT migration_name FROM _prisma_migrations').pluck().all();
-      expect(names).toEqual([INIT]);
+      expect(names).toEqual(ALL);
       expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'half_done'`).get()).toBeUndefined();
     } finally {
       db.close();
@@ -443,10 +448,10 @@ describe('SQLite migrations', () => {
           run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, file], { cwd: repoRoot }),
         ),
       );
-      expect(results.flatMap((r) => JSON.parse(r.stdout) as string[])).toEqual([INIT]);
+      expect(results.flatMap((r) => JSON.parse(r.stdout) as string[])).toEqual(ALL);
       const db = new Database(file);
       try {
-        expect(db.prepare('SELECT count(*) AS n FROM _prisma_migrations').get()).toEqual({ n: 1 });
+        expect(db.prepare('SELECT count(*) AS n FROM _prisma_migrations').get()).toEqual({ n: ALL.length });
       } finally {
         db.close();
       }
@@ -519,7 +524,7 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
       const twin = path.join(repoRoot, 'src/generated/prisma/postgresql.prisma');
       const expected = expectedShape(twin, 'postgresql');
       const p = pool(await freshDatabase());
-      expect(await migratePostgres(p)).toEqual([INIT]);
+      expect(await migratePostgres(p)).toEqual(ALL);
       const client = await p.connect();
       try {
         const actual = await introspectPostgres(client);
@@ -551,8 +556,8 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
         ['started_at', 'timestamp with time zone', true],
         ['applied_steps_count', 'integer', true],
       ]);
-      const { rows } = await p.query('SELECT * FROM _prisma_migrations');
-      expect(rows).toHaveLength(1);
+      const { rows } = await p.query('SELECT * FROM _prisma_migrations ORDER BY migration_name');
+      expect(rows.map((r) => r.migration_name)).toEqual(ALL);
       expect(rows[0]).toMatchObject({
         migration_name: INIT,
         checksum: fileChecksum('postgresql', INIT),
@@ -570,12 +575,12 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
     'apply nothing the second time, and refuse an edited or unknown migration',
     async () => {
       const p = pool(await freshDatabase());
-      expect(await migratePostgres(p)).toEqual([INIT]);
+      expect(await migratePostgres(p)).toEqual(ALL);
       expect(await migratePostgres(p)).toEqual([]);
 
-      await p.query('UPDATE _prisma_migrations SET checksum = $1', ['0'.repeat(64)]);
+      await p.query('UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2', ['0'.repeat(64), INIT]);
       await expect(migratePostgres(p)).rejects.toThrow(new RegExp(`${INIT}.*modified after it was applied`));
-      await p.query('UPDATE _prisma_migrations SET checksum = $1', [fileChecksum('postgresql', INIT)]);
+      await p.query('UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2', [fileChecksum('postgresql', INIT), INIT]);
       expect(await migratePostgres(p)).toEqual([]);
 
       await p.query(
@@ -600,7 +605,7 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
       addMigration(root, 'postgresql', '20261201000000_broken', 'CREATE TABLE "half_done" ("x" TEXT);\nNOT SQL;\n');
       await expect(migratePostgres(p, root)).rejects.toThrow(/20261201000000_broken/);
       const { rows } = await p.query('SELECT migration_name FROM _prisma_migrations');
-      expect(rows.map((r) => r.migration_name)).toEqual([INIT]);
+      expect(rows.map((r) => r.migration_name)).toEqual(ALL);
       const { rows: half } = await p.query(`SELECT to_regclass('half_done') AS t`);
       expect(half[0].t).toBeNull();
     },
@@ -624,16 +629,16 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
         const { rows } = await holder.query(`SELECT to_regclass('_prisma_migrations') AS t`);
         expect(rows[0].t).toBeNull();
         await holder.query('SELECT pg_advisory_unlock(72707369)');
-        expect(await waiting).toEqual([INIT]);
+        expect(await waiting).toEqual(ALL);
       } finally {
         await holder.end();
       }
 
       const fresh = await freshDatabase();
       const results = await Promise.all(Array.from({ length: 4 }, () => migratePostgres(pool(fresh))));
-      expect(results.flat()).toEqual([INIT]);
+      expect(results.flat()).toEqual(ALL);
       const { rows } = await pool(fresh).query('SELECT count(*)::int AS n FROM _prisma_migrations');
-      expect(rows[0].n).toBe(1);
+      expect(rows[0].n).toBe(ALL.length);
     },
     SLOW,
   );

@@ -1,0 +1,53 @@
+-- CreateTable
+CREATE TABLE "projects" (
+    "id" TEXT NOT NULL,
+    "event_count" INTEGER NOT NULL,
+    "last_ms" BIGINT NOT NULL,
+    "last_n" INTEGER NOT NULL,
+    "since_snapshot" INTEGER NOT NULL,
+    "created_at" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "projects_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "stream_events" (
+    "project_id" TEXT NOT NULL,
+    "ms" BIGINT NOT NULL,
+    "n" INTEGER NOT NULL,
+    "event_type" TEXT NOT NULL,
+    "data_key" TEXT,
+    "data" JSONB NOT NULL,
+    "timestamp" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "stream_events_pkey" PRIMARY KEY ("project_id","ms","n")
+);
+
+-- CreateTable
+CREATE TABLE "project_data" (
+    "project_id" TEXT NOT NULL,
+    "data_key" TEXT NOT NULL,
+    "data" JSONB NOT NULL,
+    "description" TEXT,
+    "ms" BIGINT NOT NULL,
+    "n" INTEGER NOT NULL,
+    "updated_at" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "project_data_pkey" PRIMARY KEY ("project_id","data_key")
+);
+
+-- CreateTable
+CREATE TABLE "project_snapshots" (
+    "project_id" TEXT NOT NULL,
+    "ms" BIGINT NOT NULL,
+    "n" INTEGER NOT NULL,
+    "state" JSONB NOT NULL,
+
+    CONSTRAINT "project_snapshots_pkey" PRIMARY KEY ("project_id","ms","n")
+);
+
+-- CreateIndex
+CREATE INDEX "stream_events_project_id_data_key_idx" ON "stream_events"("project_id", "data_key");
+
+-- CreateIndex
+CREATE INDEX "stream_events_project_id_timestamp_idx" ON "stream_events"("project_id", "timestamp");

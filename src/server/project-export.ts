@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { TokenVerifier } from '../auth/tokens.js';
+import { AppError } from '../errors.js';
+import type { Services } from '../services/index.js';
+
+const EXPORT_PATH = /^\/export\/projects\/([^/]+)\.ndjson$/;
+
+const statusOf: Partial<Record<AppError['code'], number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400 };
+
+export const isProjectExport = (path: string) => EXPORT_PATH.test(path);
+
+/**
+ * `GET /export/projects/{id}.ndjson`: the whole stream, one event per line, oldest first, written as the
+ * socket drains (constant memory for any length), behind the same access rule as queries.
+ */
+export async function serveProjectExport(req: IncomingMessage, res: ServerResponse, path: string, verify: TokenVerifier, services: Services) {
+  const projectId = decodeURIComponent(EXPORT_PATH.exec(path)![1]!);
+  let events: AsyncIterable<unknown>;
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError('BAD_USER_INPUT', 'Use GET');
+    events = await services.exportEvents(await verify(req.headers.authorization), projectId);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    res.writeHead(statusOf[error.code] ?? 500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }));
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': 'application/x-ndjson',
+    'content-disposition': `attachment; filename="${encodeURIComponent(projectId)}.ndjson"`,
+  });
+  if (req.method === 'HEAD') return void res.end();
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
+  for await (const event of events) {
+    if (gone.signal.aborted) return;
+    if (!res.write(`${JSON.stringify(event)}\n`)) await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
+  }
+  res.end();
+}

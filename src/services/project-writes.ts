@@ -1,0 +1,202 @@
+import { requireProjectWriter } from '../auth/access.js';
+import type { Viewer } from '../auth/viewer.js';
+import { matchesNeed } from '../domain/data-needs.js';
+import { applyDataEvents, type DataItem, type ProjectState } from '../domain/project-state.js';
+import { compareSequences, formatSequence, nextSequence, type Sequence } from '../domain/sequences.js';
+import { AppError, badInput } from '../errors.js';
+import type { Database, Tx } from '../store/database.js';
+import {
+  existingSequences,
+  findStreamEvent,
+  insertSnapshot,
+  insertStreamEvents,
+  listProjectData,
+  lockProject,
+  updateProjectHead,
+  upsertProjectData,
+  type NewStreamEvent,
+  type Project,
+} from '../store/project-streams.js';
+import type { ServiceDeps } from './deps.js';
+import { writeOnce } from './idempotent-writes.js';
+import { requireId } from './input-checks.js';
+import {
+  AGENT_REGISTERED,
+  DATA_PUBLISHED,
+  dataItemFromLatest,
+  requireSequence,
+  sequenceOf,
+  toStreamEvent,
+  type PublishedData,
+  type StreamEvent,
+} from './stream-events.js';
+
+/** A state snapshot is taken after this many data_published events, bounding what stateAt ever replays. */
+export const SNAPSHOT_INTERVAL = 500;
+export const MAX_IMPORT_EVENTS = 1000;
+
+export interface StreamEventInput {
+  sequence: string;
+  eventType: string;
+  data?: unknown;
+  timestamp?: Date | null;
+}
+
+type Appended = Omit<NewStreamEvent, 'projectId'>;
+
+/**
+ * Appends events (already in sequence order, all after the head) to a project inside the caller's transaction:
+ * the rows, each key's latest value, a state snapshot every SNAPSHOT_INTERVAL data events, and the new head.
+ */
+async function appendEvents(tx: Tx, provider: Database['provider'], head: Project, events: readonly Appended[]) {
+  const dataEvents = events.filter((e) => e.dataKey !== null);
+  let sinceSnapshot = head.sinceSnapshot;
+  let state: ProjectState | null = null;
+  if (sinceSnapshot + dataEvents.length >= SNAPSHOT_INTERVAL) {
+    state = Object.fromEntries((await listProjectData(tx, head.id)).map((row) => [row.dataKey, dataItemFromLatest(row)]));
+  }
+  const latest = new Map<string, DataItem>();
+  for (const event of dataEvents) {
+    const published = event.data as PublishedData;
+    const item: DataItem = {
+      dataKey: published.dataKey,
+      data: published.data as DataItem['data'],
+      description: published.description ?? null,
+      sequence: formatSequence(event),
+      updatedAt: event.timestamp.toISOString(),
+    };
+    latest.set(item.dataKey, item);
+    sinceSnapshot += 1;
+    if (state) {
+      state = applyDataEvents(state, [item]);
+      if (sinceSnapshot >= SNAPSHOT_INTERVAL) {
+        await insertSnapshot(tx, head.id, event, state);
+        sinceSnapshot = 0;
+      }
+    }
+  }
+  await insertStreamEvents(tx, provider, events.map((e) => ({ ...e, projectId: head.id })));
+  await upsertProjectData(
+    tx,
+    head.id,
+    [...latest.values()].map((item) => {
+      const [ms, n] = item.sequence.split('-').map(Number) as [number, number];
+      return { dataKey: item.dataKey, data: item.data, description: item.description, ms, n, updatedAt: new Date(item.updatedAt) };
+    }),
+  );
+  const last = events.at(-1);
+  if (last) await updateProjectHead(tx, head.id, { added: events.length, last, sinceSnapshot });
+}
+
+/** Publishing, agent registration and import: every write to a project's append-only stream. */
+export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
+  const { db, provider } = database;
+
+  /** Appends one new event stamped with the next sequence (the clock's millisecond, or n + 1 within it). */
+  async function appendNew(tx: Tx, projectId: string, event: { eventType: string; dataKey: string | null; data: unknown }) {
+    const timestamp = now();
+    const head = await lockProject(tx, provider, projectId, timestamp);
+    const sequence = nextSequence(head.eventCount > 0 ? sequenceOf({ ms: head.lastMs, n: head.lastN }) : null, timestamp.getTime());
+    const appended = { ...event, ...sequence, timestamp };
+    await appendEvents(tx, provider, head, [appended]);
+    return { sequence: formatSequence(sequence), projectId, eventType: event.eventType, data: event.data, timestamp } satisfies StreamEvent;
+  }
+
+  const announce = (event: StreamEvent) => pubsub.publish('projectEvents', event.projectId, { sequence: event.sequence });
+
+  async function publishData(
+    viewer: Viewer | null,
+    input: { projectId: string; dataKey: string; data?: unknown; description?: string | null; clientEventId?: string | null },
+  ): Promise<StreamEvent> {
+    requireId(input.projectId, 'projectId');
+    requireId(input.dataKey, 'dataKey');
+    if (input.description != null && input.description.length > 2000) throw badInput('description must be at most 2000 characters', 'description');
+    requireProjectWriter(viewer);
+    const key = input.clientEventId
+      ? { scope: `project:${input.projectId}`, operation: 'publishData', key: requireId(input.clientEventId, 'clientEventId') }
+      : null;
+    const payload: PublishedData = { dataKey: input.dataKey, data: input.data ?? null, description: input.description ?? null };
+    const { result, duplicate } = await writeOnce(db, key, now, {
+      write: (tx) => appendNew(tx, input.projectId, { eventType: DATA_PUBLISHED, dataKey: input.dataKey, data: payload }),
+      toStored: (event) => ({ sequence: event.sequence }),
+      fromStored: async (stored) => {
+        const row = await findStreamEvent(db, input.projectId, requireSequence(stored.sequence, 'sequence'));
+        return row ? toStreamEvent(row) : null;
+      },
+    });
+    if (!duplicate) await announce(result);
+    return result;
+  }
+
+  /** The latest value of each key matching the agent's needs, published after lastSeenSequence; the registration is itself an event. */
+  async function registerAgent(
+    viewer: Viewer | null,
+    input: { projectId: string; agentId: string; dataNeeds: readonly string[]; lastSeenSequence: string },
+  ) {
+    requireId(input.projectId, 'projectId');
+    requireId(input.agentId, 'agentId');
+    if (input.dataNeeds.length > 100) throw badInput('dataNeeds must hold at most 100 needs', 'dataNeeds');
+    const lastSeen = requireSequence(input.lastSeenSequence, 'lastSeenSequence');
+    requireProjectWriter(viewer);
+    const { matchedData, event } = await db.$transaction(async (tx) => {
+      const latest = await listProjectData(tx, input.projectId, lastSeen);
+      const matched = latest
+        .filter((row) => input.dataNeeds.some((need) => matchesNeed(need, row.dataKey, row.description)))
+        .map(dataItemFromLatest);
+      const registered = await appendNew(tx, input.projectId, {
+        eventType: AGENT_REGISTERED,
+        dataKey: null,
+        data: { agentId: input.agentId, dataNeeds: input.dataNeeds, lastSeenSequence: input.lastSeenSequence, matchedKeys: matched.map((m) => m.dataKey) },
+      });
+      return { matchedData: matched, event: registered };
+    });
+    await announce(event);
+    return { agentId: input.agentId, matchedData, caughtUpTo: event.sequence };
+  }
+
+  /**
+   * Restores events exported elsewhere, keeping their sequences. Events already here are skipped (so re-importing
+   * is a no-op); anything else must come after the project's last event: history is never rewritten.
+   */
+  async function importEvents(viewer: Viewer | null, projectId: string, inputs: readonly StreamEventInput[]) {
+    requireId(projectId, 'projectId');
+    requireProjectWriter(viewer);
+    if (inputs.length > MAX_IMPORT_EVENTS) throw badInput(`events must hold at most ${MAX_IMPORT_EVENTS} events`, 'events');
+    const events = inputs.map((input, i) => {
+      const sequence = requireSequence(input.sequence, `events[${i}].sequence`);
+      if (sequence.ms === 0 && sequence.n === 0) throw badInput('"0" is not an event sequence', `events[${i}].sequence`);
+      const previous = i > 0 ? requireSequence(inputs[i - 1]!.sequence, 'sequence') : null;
+      if (previous && compareSequences(previous, sequence) >= 0) throw badInput('events must be in increasing sequence order', `events[${i}].sequence`);
+      return { ...sequence, eventType: requireId(input.eventType, `events[${i}].eventType`, 100), data: input.data ?? null, timestamp: input.timestamp ?? new Date(sequence.ms), index: i };
+    });
+    const appended = events.map((e) => {
+      if (e.eventType !== DATA_PUBLISHED) return { ...e, dataKey: null };
+      const published = e.data as Partial<PublishedData> | null;
+      if (typeof published?.dataKey !== 'string' || published.dataKey === '') {
+        throw badInput('a data_published event needs data { dataKey, data, description }', `events[${e.index}].data`);
+      }
+      return { ...e, dataKey: published.dataKey, data: { dataKey: published.dataKey, data: published.data ?? null, description: published.description ?? null } };
+    });
+
+    const result = await db.$transaction(async (tx) => {
+      const head = await lockProject(tx, provider, projectId, now());
+      const present = await existingSequences(tx, projectId, appended);
+      const fresh = appended.filter((e) => !present.has(formatSequence(e)));
+      const last: Sequence | null = head.eventCount > 0 ? sequenceOf({ ms: head.lastMs, n: head.lastN }) : null;
+      const early = last ? fresh.find((e) => compareSequences(e, last) <= 0) : undefined;
+      if (early) {
+        throw new AppError('CONFLICT', `Event ${formatSequence(early)} is not in the project and not after its last event ${formatSequence(last!)}`, {
+          sequence: formatSequence(early),
+          lastSequence: formatSequence(last!),
+        });
+      }
+      await appendEvents(tx, provider, head, fresh.map(({ index: _index, ...event }) => event));
+      const newLast = fresh.at(-1) ?? last;
+      return { importedCount: fresh.length, skippedCount: appended.length - fresh.length, lastSequence: newLast ? formatSequence(newLast) : null };
+    });
+    if (result.importedCount > 0 && result.lastSequence) await pubsub.publish('projectEvents', projectId, { sequence: result.lastSequence });
+    return result;
+  }
+
+  return { publishData, registerAgent, importEvents };
+}

@@ -1,0 +1,153 @@
+import { Prisma, type Project, type StreamEvent as StreamEventRow } from '../generated/prisma/sqlite/client.js';
+import type { ProjectState } from '../domain/project-state.js';
+import type { Sequence } from '../domain/sequences.js';
+import type { Database, Db, Tx } from './database.js';
+
+export type { Project, StreamEventRow };
+
+export interface NewStreamEvent {
+  projectId: string;
+  ms: number;
+  n: number;
+  eventType: string;
+  dataKey: string | null;
+  data: unknown;
+  timestamp: Date;
+}
+
+/** Events strictly after `after`, optionally up to and including `until`. */
+const window = (projectId: string, after: Sequence, until: Sequence | null): Prisma.StreamEventWhereInput => ({
+  projectId,
+  AND: [
+    { OR: [{ ms: { gt: after.ms } }, { ms: after.ms, n: { gt: after.n } }] },
+    ...(until ? [{ OR: [{ ms: { lt: until.ms } }, { ms: until.ms, n: { lte: until.n } }] }] : []),
+  ],
+});
+
+/**
+ * Takes the project's head for this write transaction, creating the project on its first event. On PostgreSQL
+ * the row lock makes concurrent writers (in any gateway process) take sequences one after another, in commit order.
+ */
+export async function lockProject(tx: Tx, provider: Database['provider'], id: string, now: Date): Promise<Project> {
+  await tx.$executeRaw`INSERT INTO projects (id, event_count, last_ms, last_n, since_snapshot, created_at)
+    VALUES (${id}, 0, 0, 0, 0, ${now}) ON CONFLICT (id) DO NOTHING`;
+  if (provider === 'postgresql') await tx.$queryRaw`SELECT 1 FROM projects WHERE id = ${id} FOR UPDATE`;
+  return tx.project.findUniqueOrThrow({ where: { id } });
+}
+
+export const updateProjectHead = (tx: Tx, id: string, head: { added: number; last: Sequence; sinceSnapshot: number }) =>
+  tx.project.update({
+    where: { id },
+    data: { eventCount: { increment: head.added }, lastMs: head.last.ms, lastN: head.last.n, sinceSnapshot: head.sinceSnapshot },
+  });
+
+const INSERT_CHUNK = 400;
+
+/** One multi-row INSERT per chunk: the hot path of publishing and importing. */
+export async function insertStreamEvents(tx: Tx, provider: Database['provider'], events: readonly NewStreamEvent[]) {
+  const json = (value: unknown) =>
+    provider === 'postgresql' ? Prisma.sql`${JSON.stringify(value)}::jsonb` : Prisma.sql`${JSON.stringify(value)}`;
+  for (let i = 0; i < events.length; i += INSERT_CHUNK) {
+    const rows = events
+      .slice(i, i + INSERT_CHUNK)
+      .map((e) => Prisma.sql`(${e.projectId}, ${e.ms}, ${e.n}, ${e.eventType}, ${e.dataKey}, ${json(e.data)}, ${e.timestamp})`);
+    await tx.$executeRaw`INSERT INTO stream_events (project_id, ms, n, event_type, data_key, data, "timestamp") VALUES ${Prisma.join(rows)}`;
+  }
+}
+
+/** Which of these sequences the project already holds. */
+export async function existingSequences(tx: Tx | Db, projectId: string, sequences: readonly Sequence[]): Promise<Set<string>> {
+  if (sequences.length === 0) return new Set();
+  const rows = await tx.streamEvent.findMany({
+    where: { projectId, OR: sequences.map((s) => ({ ms: s.ms, n: s.n })) },
+    select: { ms: true, n: true },
+  });
+  return new Set(rows.map((r) => `${r.ms}-${r.n}`));
+}
+
+export const findStreamEvent = (db: Db, projectId: string, s: Sequence) =>
+  db.streamEvent.findUnique({ where: { projectId_ms_n: { projectId, ms: s.ms, n: s.n } } });
+
+export const listStreamEvents = (db: Db, projectId: string, after: Sequence, until: Sequence | null, limit: number) =>
+  db.streamEvent.findMany({ where: window(projectId, after, until), orderBy: [{ ms: 'asc' }, { n: 'asc' }], take: limit });
+
+export const countStreamEvents = (db: Db, projectId: string, after: Sequence, until: Sequence | null) =>
+  db.streamEvent.count({ where: window(projectId, after, until) });
+
+/** The data_published events after `after` up to `until`, in order (at most one snapshot interval of them). */
+export const listDataEvents = (db: Db, projectId: string, after: Sequence, until: Sequence) =>
+  db.streamEvent.findMany({
+    where: { ...window(projectId, after, until), dataKey: { not: null } },
+    orderBy: [{ ms: 'asc' }, { n: 'asc' }],
+  });
+
+export const findProject = (db: Db, id: string) => db.project.findUnique({ where: { id } });
+
+export function listProjects(db: Db, readable: '*' | readonly string[], limit: number, afterId: string | null) {
+  return db.project.findMany({
+    where: { id: { ...(readable === '*' ? {} : { in: [...readable] }), ...(afterId !== null ? { gt: afterId } : {}) } },
+    orderBy: { id: 'asc' },
+    take: limit,
+  });
+}
+
+export const countProjects = (db: Db, readable: '*' | readonly string[]) =>
+  db.project.count({ where: readable === '*' ? {} : { id: { in: [...readable] } } });
+
+/** The latest value of every key, optionally only those published after `after`. */
+export const listProjectData = (db: Db | Tx, projectId: string, after: Sequence | null = null) =>
+  db.projectData.findMany({
+    where: { projectId, ...(after ? { OR: [{ ms: { gt: after.ms } }, { ms: after.ms, n: { gt: after.n } }] } : {}) },
+    orderBy: { dataKey: 'asc' },
+  });
+
+export async function upsertProjectData(
+  tx: Tx,
+  projectId: string,
+  items: readonly { dataKey: string; data: unknown; description: string | null; ms: number; n: number; updatedAt: Date }[],
+) {
+  for (const item of items) {
+    const values = { data: item.data as Prisma.InputJsonValue, description: item.description, ms: item.ms, n: item.n, updatedAt: item.updatedAt };
+    await tx.projectData.upsert({
+      where: { projectId_dataKey: { projectId, dataKey: item.dataKey } },
+      create: { projectId, dataKey: item.dataKey, ...values },
+      update: values,
+    });
+  }
+}
+
+export const insertSnapshot = (tx: Tx, projectId: string, at: Sequence, state: ProjectState) =>
+  tx.projectSnapshot.create({ data: { projectId, ms: at.ms, n: at.n, state: state as unknown as Prisma.InputJsonValue } });
+
+/** The newest snapshot taken at or before `at`. */
+export const findSnapshotAtOrBefore = (db: Db, projectId: string, at: Sequence) =>
+  db.projectSnapshot.findFirst({
+    where: { projectId, OR: [{ ms: { lt: at.ms } }, { ms: at.ms, n: { lte: at.n } }] },
+    orderBy: [{ ms: 'desc' }, { n: 'desc' }],
+  });
+
+export async function topKeys(db: Db, projectId: string, limit: number) {
+  const rows = await db.streamEvent.groupBy({
+    by: ['dataKey'],
+    where: { projectId, dataKey: { not: null } },
+    _count: { _all: true },
+    orderBy: [{ _count: { dataKey: 'desc' } }, { dataKey: 'asc' }],
+    take: limit,
+  });
+  return rows.map((row) => ({ dataKey: row.dataKey as string, count: row._count._all }));
+}
+
+/** The UTC hour of an event as `YYYY-MM-DDTHH`, in each provider's SQL. */
+const hourOf: Record<Database['provider'], Prisma.Sql> = {
+  sqlite: Prisma.sql`substr("timestamp", 1, 13)`,
+  postgresql: Prisma.sql`to_char("timestamp", 'YYYY-MM-DD"T"HH24')`,
+};
+
+/** data_published counts per UTC hour in [from, to), grouped by the database. */
+export async function updatesPerHour({ db, provider }: Database, projectId: string, from: Date, to: Date) {
+  const rows = await db.$queryRaw<{ hour: string; count: bigint | number }[]>`
+    SELECT ${hourOf[provider]} AS hour, COUNT(*) AS count FROM stream_events
+    WHERE project_id = ${projectId} AND data_key IS NOT NULL AND "timestamp" >= ${from} AND "timestamp" < ${to}
+    GROUP BY 1`;
+  return new Map(rows.map((row) => [row.hour, Number(row.count)]));
+}
