@@ -21,7 +21,7 @@ export default defineConfig(async () => {
               'postgresql',
               { TEST_DATABASE: 'postgresql', TEST_DATABASE_URL: postgres.url },
               // Store-independent: pure logic, and the migration test that covers both providers itself.
-              ['test/unit/**', 'test/store/**', 'test/e2e/**'],
+              ['test/unit/**', 'test/store/**', 'test/e2e/**', 'test/bench/**'],
             )] : []),
       ],
     },

@@ -1,6 +1,6 @@
 import { Prisma, type Project, type StreamEvent as StreamEventRow } from '../generated/prisma/sqlite/client.js';
 import type { ProjectState } from '../domain/project-state.js';
-import type { Sequence } from '../domain/sequences.js';
+import { MAX_N, type Sequence } from '../domain/sequences.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Project, StreamEventRow };
@@ -55,13 +55,13 @@ export async function insertStreamEvents(tx: Tx, provider: Database['provider'],
   }
 }
 
-/** Which of these sequences the project already holds. */
+/** Which of these sequences (in increasing order) the project already holds: one range read, not one per event. */
 export async function existingSequences(tx: Tx | Db, projectId: string, sequences: readonly Sequence[]): Promise<Set<string>> {
-  if (sequences.length === 0) return new Set();
-  const rows = await tx.streamEvent.findMany({
-    where: { projectId, OR: sequences.map((s) => ({ ms: s.ms, n: s.n })) },
-    select: { ms: true, n: true },
-  });
+  const first = sequences[0];
+  const last = sequences.at(-1);
+  if (!first || !last) return new Set();
+  const justBefore = first.n > 0 ? { ms: first.ms, n: first.n - 1 } : { ms: first.ms - 1, n: MAX_N };
+  const rows = await tx.streamEvent.findMany({ where: window(projectId, justBefore, last), select: { ms: true, n: true } });
   return new Set(rows.map((r) => `${r.ms}-${r.n}`));
 }
 
