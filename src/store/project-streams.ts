@@ -15,13 +15,15 @@ export interface NewStreamEvent {
   timestamp: Date;
 }
 
-/** Events strictly after `after`, optionally up to and including `until`. */
-const window = (projectId: string, after: Sequence, until: Sequence | null): Prisma.StreamEventWhereInput => ({
+/** Strictly after `s`, written so the (project_id, ms, n) index can seek to it (a bare OR would scan). */
+const after = (s: Sequence): Prisma.StreamEventWhereInput => ({ ms: { gte: s.ms }, OR: [{ ms: { gt: s.ms } }, { n: { gt: s.n } }] });
+/** At or before `s`, index-friendly likewise. */
+const atOrBefore = (s: Sequence): Prisma.StreamEventWhereInput => ({ ms: { lte: s.ms }, OR: [{ ms: { lt: s.ms } }, { n: { lte: s.n } }] });
+
+/** Events strictly after `from`, optionally up to and including `until`. */
+const window = (projectId: string, from: Sequence, until: Sequence | null): Prisma.StreamEventWhereInput => ({
   projectId,
-  AND: [
-    { OR: [{ ms: { gt: after.ms } }, { ms: after.ms, n: { gt: after.n } }] },
-    ...(until ? [{ OR: [{ ms: { lt: until.ms } }, { ms: until.ms, n: { lte: until.n } }] }] : []),
-  ],
+  AND: [after(from), ...(until ? [atOrBefore(until)] : [])],
 });
 
 /**
@@ -68,16 +70,16 @@ export async function existingSequences(tx: Tx | Db, projectId: string, sequence
 export const findStreamEvent = (db: Db, projectId: string, s: Sequence) =>
   db.streamEvent.findUnique({ where: { projectId_ms_n: { projectId, ms: s.ms, n: s.n } } });
 
-export const listStreamEvents = (db: Db, projectId: string, after: Sequence, until: Sequence | null, limit: number) =>
-  db.streamEvent.findMany({ where: window(projectId, after, until), orderBy: [{ ms: 'asc' }, { n: 'asc' }], take: limit });
+export const listStreamEvents = (db: Db, projectId: string, from: Sequence, until: Sequence | null, limit: number) =>
+  db.streamEvent.findMany({ where: window(projectId, from, until), orderBy: [{ ms: 'asc' }, { n: 'asc' }], take: limit });
 
-export const countStreamEvents = (db: Db, projectId: string, after: Sequence, until: Sequence | null) =>
-  db.streamEvent.count({ where: window(projectId, after, until) });
+export const countStreamEvents = (db: Db, projectId: string, from: Sequence, until: Sequence | null) =>
+  db.streamEvent.count({ where: window(projectId, from, until) });
 
-/** The data_published events after `after` up to `until`, in order (at most one snapshot interval of them). */
-export const listDataEvents = (db: Db, projectId: string, after: Sequence, until: Sequence) =>
+/** The data_published events after `from` up to `until`, in order (at most one snapshot interval of them). */
+export const listDataEvents = (db: Db, projectId: string, from: Sequence, until: Sequence) =>
   db.streamEvent.findMany({
-    where: { ...window(projectId, after, until), dataKey: { not: null } },
+    where: { ...window(projectId, from, until), dataKey: { not: null } },
     orderBy: [{ ms: 'asc' }, { n: 'asc' }],
   });
 
@@ -94,10 +96,10 @@ export function listProjects(db: Db, readable: '*' | readonly string[], limit: n
 export const countProjects = (db: Db, readable: '*' | readonly string[]) =>
   db.project.count({ where: readable === '*' ? {} : { id: { in: [...readable] } } });
 
-/** The latest value of every key, optionally only those published after `after`. */
-export const listProjectData = (db: Db | Tx, projectId: string, after: Sequence | null = null) =>
+/** The latest value of every key, optionally only those published after `since`. */
+export const listProjectData = (db: Db | Tx, projectId: string, since: Sequence | null = null) =>
   db.projectData.findMany({
-    where: { projectId, ...(after ? { OR: [{ ms: { gt: after.ms } }, { ms: after.ms, n: { gt: after.n } }] } : {}) },
+    where: { projectId, ...(since ? (after(since) as Prisma.ProjectDataWhereInput) : {}) },
     orderBy: { dataKey: 'asc' },
   });
 
@@ -122,7 +124,7 @@ export const insertSnapshot = (tx: Tx, projectId: string, at: Sequence, state: P
 /** The newest snapshot taken at or before `at`. */
 export const findSnapshotAtOrBefore = (db: Db, projectId: string, at: Sequence) =>
   db.projectSnapshot.findFirst({
-    where: { projectId, OR: [{ ms: { lt: at.ms } }, { ms: at.ms, n: { lte: at.n } }] },
+    where: { projectId, ...(atOrBefore(at) as Prisma.ProjectSnapshotWhereInput) },
     orderBy: [{ ms: 'desc' }, { n: 'desc' }],
   });
 
