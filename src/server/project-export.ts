@@ -10,14 +10,22 @@ const statusOf: Partial<Record<AppError['code'], number>> = { UNAUTHENTICATED: 4
 
 export const isProjectExport = (path: string) => EXPORT_PATH.test(path);
 
+function decodeProjectId(escaped: string): string {
+  try {
+    return decodeURIComponent(escaped);
+  } catch {
+    throw new AppError('BAD_USER_INPUT', 'The project id in the path is not a valid percent-encoding');
+  }
+}
+
 /**
  * `GET /export/projects/{id}.ndjson`: the whole stream, one event per line, oldest first, written as the
  * socket drains (constant memory for any length), behind the same access rule as queries.
  */
 export async function serveProjectExport(req: IncomingMessage, res: ServerResponse, path: string, verify: TokenVerifier, services: Services) {
-  const projectId = decodeURIComponent(EXPORT_PATH.exec(path)![1]!);
   let events: AsyncIterable<unknown>;
   try {
+    const projectId = decodeProjectId(EXPORT_PATH.exec(path)![1]!);
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError('BAD_USER_INPUT', 'Use GET');
     events = await services.exportEvents(await verify(req.headers.authorization), projectId);
   } catch (error) {
@@ -28,7 +36,7 @@ export async function serveProjectExport(req: IncomingMessage, res: ServerRespon
   }
   res.writeHead(200, {
     'content-type': 'application/x-ndjson',
-    'content-disposition': `attachment; filename="${encodeURIComponent(projectId)}.ndjson"`,
+    'content-disposition': `attachment; filename="${path.slice(path.lastIndexOf('/') + 1)}"`,
   });
   if (req.method === 'HEAD') return void res.end();
   const gone = new AbortController();

@@ -20,7 +20,7 @@ export function createProjectFeeds({ database, pubsub, config }: ServiceDeps) {
 
   async function projectEvents(viewer: Viewer | null, projectId: string, since: string | null | undefined) {
     requireProjectReader(viewer, projectId);
-    const from = since ? requireSequence(since, 'since') : null;
+    const from = since != null ? requireSequence(since, 'since') : null;
     // Listen before reading, so nothing committed from here on can be missed.
     const grew = pubsub.subscribe('projectEvents', projectId, { bufferLimit: config.limits.subscriberBufferEvents });
     let last: Sequence;

@@ -139,6 +139,8 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
     const lastSeen = requireSequence(input.lastSeenSequence, 'lastSeenSequence');
     requireProjectWriter(viewer);
     const { matchedData, event } = await db.$transaction(async (tx) => {
+      // Lock first: the catch-up must be exactly the state as of caughtUpTo, with no publish slipping in between.
+      await lockProject(tx, provider, input.projectId, now());
       const latest = await listProjectData(tx, input.projectId, lastSeen);
       const matched = latest
         .filter((row) => input.dataNeeds.some((need) => matchesNeed(need, row.dataKey, row.description)))
@@ -172,10 +174,10 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
     const appended = events.map((e) => {
       if (e.eventType !== DATA_PUBLISHED) return { ...e, dataKey: null };
       const published = e.data as Partial<PublishedData> | null;
-      if (typeof published?.dataKey !== 'string' || published.dataKey === '') {
-        throw badInput('a data_published event needs data { dataKey, data, description }', `events[${e.index}].data`);
+      if (typeof published?.dataKey !== 'string' || published.dataKey === '' || published.data === undefined || published.data === null) {
+        throw badInput('a data_published event needs data { dataKey, data, description } with a non-null data', `events[${e.index}].data`);
       }
-      return { ...e, dataKey: published.dataKey, data: { dataKey: published.dataKey, data: published.data ?? null, description: published.description ?? null } };
+      return { ...e, dataKey: published.dataKey, data: { dataKey: published.dataKey, data: published.data, description: published.description ?? null } };
     });
 
     const result = await db.$transaction(async (tx) => {

@@ -659,6 +659,34 @@ describe('project event streams', () => {
       expect(await topKeys(id, 100)).toEqual(topBefore);
     });
 
+    it('answers matchedData exactly as of caughtUpTo while others publish concurrently', async () => {
+      const race = 'pe-agents-race';
+      const keys = ['needed_a', 'needed_b', 'other'];
+      for (const key of keys) await publish(race, key, { start: true });
+      // Three publishers and four agents that each re-register five times, carrying caughtUpTo forward as their
+      // next lastSeenSequence, as a real agent would: any update that lands between the two is needed exactly once.
+      const publishers = Array.from({ length: 3 }, async (_, p) => {
+        for (let i = 0; i < 30; i += 1) await publish(race, keys[(i + p) % 3]!, { p, i });
+      });
+      const agents = Array.from({ length: 4 }, async (_, a) => {
+        const rounds = [];
+        let lastSeen = '0';
+        for (let i = 0; i < 5; i += 1) {
+          const registration = await register(race, `racer-${a}`, ['needed'], lastSeen);
+          rounds.push({ lastSeen, registration });
+          lastSeen = registration.caughtUpTo!;
+        }
+        return rounds;
+      });
+      await Promise.all(publishers);
+      for (const { lastSeen, registration } of (await Promise.all(agents)).flat()) {
+        const asOf = await stateAt(race, { sequence: registration.caughtUpTo! });
+        const expected = asOf.filter((d) => d.dataKey.startsWith('needed') && (lastSeen === '0' || compareSeq(d.sequence, lastSeen) > 0));
+        const got = [...registration.matchedData].sort((x, y) => (x.dataKey < y.dataKey ? -1 : 1));
+        expect(got, `registration at ${registration.caughtUpTo} after ${lastSeen}`).toEqual(expected);
+      }
+    });
+
     it('registers on a project without events: nothing matched, the registration is its first event', async () => {
       const registration = await register('pe-agents-empty', 'agent-alone', ['anything']);
       expect(registration.matchedData).toEqual([]);
@@ -711,6 +739,37 @@ describe('project event streams', () => {
       const live = await publish(id, 'k1', 'live');
       expect(compareSeq(e(3).sequence, live.sequence)).toBeLessThan(0);
       expect(await codes([e(4)])).toEqual(['CONFLICT']);
+    });
+
+    it('timestamps an event imported without one at its sequence’s millisecond', async () => {
+      const id = 'pe-import-untimed';
+      const ms = Date.UTC(2024, 7, 1, 10, 20, 30, 456);
+      await importEvents(id, [{ sequence: `${ms}-3`, eventType: 'data_published', data: { dataKey: 'k', data: 1, description: null } }]);
+      expect((await allEvents(id))[0]?.timestamp).toBe(iso(ms));
+    });
+
+    it('never accepts an import that later breaks reads (data_published with a null or missing value)', async () => {
+      const base = Date.UTC(2024, 8, 1);
+      const cases: [string, unknown][] = [
+        ['null', { dataKey: 'k', data: null, description: null }],
+        ['missing', { dataKey: 'k', description: 'no value' }],
+      ];
+      for (const [name, data] of cases) {
+        const id = `pe-import-${name}`;
+        const result = await gateway.execute(ImportEventsDocument, { projectId: id, events: [{ sequence: `${base}-0`, eventType: 'data_published', timestamp: iso(base), data }] }, ingest);
+        // Refused as bad input, or accepted and then readable like any other event: never an internal error later.
+        if (result.errors) {
+          expect(codesOf(result), name).toEqual(['BAD_USER_INPUT']);
+          continue;
+        }
+        for (const read of await Promise.all([
+          gateway.execute(StateAtDocument, { id }, admin),
+          gateway.execute(StateAtDocument, { id, sequence: `${base}-0` }, admin),
+          gateway.execute(RegisterAgentDocument, { projectId: id, agentId: 'reader', dataNeeds: ['k'] }, ingest),
+        ])) {
+          expect(read.errors, name).toBeUndefined();
+        }
+      }
     });
   });
 
