@@ -20,7 +20,7 @@ export interface Limits {
   maxDepth: number;
   /** Most aliases in one operation. @default 30 */
   maxAliases: number;
-  /** Highest estimated cost of one operation. @default 5000 */
+  /** Highest estimated cost of one operation (a literal `first` multiplies its selection). @default 50000 */
   maxCost: number;
   /** Most subscriptions one WebSocket connection may hold at once. @default 100 */
   maxSubscriptionsPerConnection: number;
@@ -81,7 +81,7 @@ const env = z.object({
   MAX_BODY_BYTES: int(1_048_576, 1024),
   MAX_QUERY_DEPTH: int(12, 2, 100),
   MAX_ALIASES: int(30, 1, 1000),
-  MAX_QUERY_COST: int(5000, 10),
+  MAX_QUERY_COST: int(50_000, 10),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(100, 1),
   SUBSCRIBER_BUFFER_EVENTS: int(1000, 1),
   MAX_SOURCES_PER_UPDATE: int(100, 1),

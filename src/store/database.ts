@@ -44,6 +44,8 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
 
 async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql' }>): Promise<Database> {
   const pool = new pg.Pool({ connectionString: config.url, max: 10, options: '-c synchronous_commit=on' });
+  // An idle connection the server drops (restart, failover, admin) must not crash the process: the pool replaces it.
+  pool.on('error', () => undefined);
   try {
     await migratePostgres(pool);
   } catch (error) {

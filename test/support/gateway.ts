@@ -22,7 +22,8 @@ export interface TestGateway extends GatewayServer {
  * `env` overrides any setting; close() stops it and drops the database.
  */
 export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const database = await freshDatabase();
+  // A DATABASE_URL in env shares another gateway's store (several gateways on one database); else a fresh one.
+  const database = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => undefined } : await freshDatabase();
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_JWT_SECRET, DATABASE_URL: database.url, LOG_LEVEL: 'silent', ...env });
   const server = await createServer(config, createLogger('silent'));
   return {
