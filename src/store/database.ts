@@ -14,10 +14,20 @@ export type Db = SqliteClient;
 export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 
 export interface Database {
+  /** For transactions and writes. */
   db: Db;
+  /**
+   * For reads outside a transaction. On SQLite a second, read-only connection: the adapter runs every query on
+   * one connection, so a read made there while another request's transaction is open would see its uncommitted
+   * rows. In WAL mode this one reads the last committed state. On PostgreSQL it is the same pool as `db`.
+   */
+  read: Db;
   provider: StoreConfig['provider'];
   close(): Promise<void>;
 }
+
+/** Room for a writer to queue behind others (SQLite has one writer at a time) and for bulk writes to finish. */
+const TRANSACTIONS = { maxWait: 10_000, timeout: 30_000 };
 
 const SQLITE_PRAGMAS = [
   // First, so the others (journal_mode needs a lock) wait for another process instead of failing at once.
@@ -37,9 +47,19 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
   } finally {
     migrator.close();
   }
-  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename }) });
+  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename }), transactionOptions: TRANSACTIONS });
   for (const pragma of SQLITE_PRAGMAS) await db.$queryRawUnsafe(pragma);
-  return { db, provider: 'sqlite', close: () => db.$disconnect() };
+  const read = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename, readonly: true }) });
+  await read.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+  return {
+    db,
+    read,
+    provider: 'sqlite',
+    close: async () => {
+      await read.$disconnect();
+      await db.$disconnect();
+    },
+  };
 }
 
 async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql' }>): Promise<Database> {
@@ -52,9 +72,10 @@ async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql
     await pool.end();
     throw error;
   }
-  const db = new PostgresClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
+  const db = new PostgresClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTIONS }) as unknown as Db;
   return {
     db,
+    read: db,
     provider: 'postgresql',
     close: async () => {
       await db.$disconnect();
