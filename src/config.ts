@@ -66,7 +66,9 @@ const env = z.object({
   DATABASE_URL: z
     .string()
     .default('file:./data/replay.db')
-    .refine((url) => /^(file:|postgres(ql)?:\/\/)/.test(url), 'must start with file: or postgres://'),
+    .refine((url) => /^(file:|postgres(ql)?:\/\/)/.test(url), 'must start with file: or postgres://')
+    // An in-memory database would be a different, empty one on each of the store's connections.
+    .refine((url) => !/^file:(:memory:|.*mode=memory)/.test(url), 'must name a file (an in-memory SQLite database cannot be shared by the store’s connections)'),
   REDIS_URL: z
     .string()
     .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://')

@@ -2,17 +2,20 @@
  * The error catalogue. Services throw these (they know nothing of GraphQL); the server turns each into a
  * GraphQL error whose `extensions.code` is the code below, with the structured fields beside it.
  */
-export type ErrorCode =
-  | 'BAD_USER_INPUT'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'SESSION_NOT_FOUND'
-  | 'INVALID_TICK'
-  | 'NO_TELEMETRY'
-  | 'CONFLICT'
-  | 'RATE_LIMITED'
-  | 'INTERNAL_SERVER_ERROR';
+export const ERROR_CODES = [
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'SESSION_NOT_FOUND',
+  'INVALID_TICK',
+  'NO_TELEMETRY',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const httpStatus: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401 };
 

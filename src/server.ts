@@ -64,7 +64,7 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
     context: async ({ request, viewer, closeTransport }) => {
       if (!ready) throw new Error('Store is not open yet');
       const who = viewer !== undefined ? viewer : await verify(request.headers.get('authorization'));
-      return createContext({ db: ready.database.db, services: ready.services, limits: config.limits }, who, closeTransport);
+      return createContext({ db: ready.database.read, services: ready.services, limits: config.limits }, who, closeTransport);
     },
     plugins: [...useLimits(config.limits), useContractValidationCodes(), metrics.yogaPlugin],
   });

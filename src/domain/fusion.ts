@@ -36,12 +36,12 @@ const beats = (a: Candidate, b: Candidate) =>
 
 /**
  * Fuses one update's sources: per top-level key the source with the highest confidence wins, ties go to the
- * later `observedAt` (a source without one counts as observed at `receivedAt`), then to the later position.
+ * later `observedAt` (a source without one counts as observed at the update's timestamp), then to the later position.
  */
-export function fuseSources(sources: readonly ContextSource[], receivedAt: Date, fusedAt: Date): Fusion {
+export function fuseSources(sources: readonly ContextSource[], updateTimestamp: Date, fusedAt: Date): Fusion {
   const winners = new Map<string, Candidate>();
   sources.forEach((source, position) => {
-    const observedAt = (source.observedAt ?? receivedAt).getTime();
+    const observedAt = (source.observedAt ?? updateTimestamp).getTime();
     for (const [key, value] of Object.entries(source.data)) {
       const candidate = { value, source: source.source, confidence: source.confidence, observedAt, position };
       const current = winners.get(key);

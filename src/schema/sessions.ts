@@ -18,7 +18,7 @@ Session.implement({
       type: TraceConnection,
       description: 'Its updates, oldest first (replays are listed on each trace instead).',
       args: pageArgs,
-      resolve: (session, args, ctx) => ctx.services.sessionTraces(session, args),
+      resolve: (session, args, ctx) => ctx.services.sessionTraces(ctx.viewer, session, args),
     }),
   }),
 });

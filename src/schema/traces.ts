@@ -1,3 +1,4 @@
+import { requirePerson } from '../auth/access.js';
 import type { TraceRow } from '../store/traces.js';
 import { builder } from './builder.js';
 import { connectionOf, pageArgs } from './connections.js';
@@ -29,7 +30,10 @@ Trace.implement({
       type: Trace,
       nullable: true,
       description: 'The original this trace replays; null for originals, or once the original was deleted.',
-      resolve: (trace, _, ctx) => (trace.replayOfId ? ctx.loaders.traceById.load(trace.replayOfId) : null),
+      resolve: (trace, _, ctx) => {
+        requirePerson(ctx.viewer, trace.personId);
+        return trace.replayOfId ? ctx.loaders.traceById.load(trace.replayOfId) : null;
+      },
     }),
     replayOfId: t.exposeID('replayOfId', { nullable: true, description: 'Lineage kept even after the original is gone.' }),
     replaySource: t.exposeString('replaySource', { nullable: true }),
@@ -37,10 +41,15 @@ Trace.implement({
     replays: t.field({
       type: [Trace],
       description: 'Replays of this trace, oldest first.',
-      resolve: (trace, _, ctx) => ctx.loaders.replaysOf.load(trace.id),
+      resolve: (trace, _, ctx) => {
+        requirePerson(ctx.viewer, trace.personId);
+        return ctx.loaders.replaysOf.load(trace.id);
+      },
     }),
     session: t.field({
       type: Session,
+      // The session's summary (its context is what updateContext answers anyway); its history, Session.traces,
+      // and the replay links are for the person or an admin only, not for an ingest service that wrote this trace.
       resolve: async (trace, _, ctx) => {
         const session = await ctx.loaders.session.load({ personId: trace.personId, sessionId: trace.sessionId });
         if (!session) throw new Error(`Session of trace ${trace.id} is missing`);

@@ -66,7 +66,11 @@ export function attachGraphqlWs(wss: WebSocketServer, yoga: YogaServerInstance<T
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
-        if (!options.isReady()) return false;
+        if (!options.isReady()) {
+          // Starting or stopping is not an auth failure (4403): 1013 tells clients to come back.
+          ctx.extra.socket.close(1013, 'Try again later: the server is starting or stopping');
+          return false;
+        }
         try {
           const authorization = ctx.connectionParams?.authorization;
           const viewer = await options.verify(typeof authorization === 'string' ? authorization : null);

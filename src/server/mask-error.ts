@@ -1,19 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, ERROR_CODES } from '../errors.js';
 
-const CODES = new Set<string>([
-  'BAD_USER_INPUT',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'SESSION_NOT_FOUND',
-  'INVALID_TICK',
-  'NO_TELEMETRY',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-] satisfies ErrorCode[]);
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 /**
  * Turns the error catalogue into GraphQL errors with `extensions.code`; request errors (syntax, validation,

@@ -8,7 +8,7 @@ import { createSession, lockSession, updateSession } from '../store/sessions.js'
 import { findTrace, insertTrace, type TraceRow } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
 import { writeOnce } from './idempotent-writes.js';
-import { requireId } from './input-checks.js';
+import { rejectNulCharacters, requireId } from './input-checks.js';
 
 export interface ContextSourceInput {
   source: string;
@@ -67,6 +67,7 @@ export function createContextUpdates({ database, pubsub, config, now }: ServiceD
   async function updateContext(viewer: Viewer | null, input: UpdateContextInput): Promise<ContextUpdateResult> {
     requireId(input.personId, 'personId');
     requireId(input.sessionId, 'sessionId');
+    rejectNulCharacters(input.sources, 'sources');
     requireWriteFor(viewer, input.personId);
     const eventType = requireId(input.eventType ?? 'context_update', 'eventType', 100);
     const sources = checkSources(input, config.limits.maxSourcesPerUpdate);
@@ -75,8 +76,8 @@ export function createContextUpdates({ database, pubsub, config, now }: ServiceD
       : null;
 
     const { result, duplicate } = await writeOnce(db, key, now, {
-      fromStored: async (stored: StoredResponse) => {
-        const trace = await findTrace(db, stored.traceId);
+      fromStored: async (stored: StoredResponse, tx) => {
+        const trace = await findTrace(tx, stored.traceId);
         return trace ? { trace, context: stored.context } : null;
       },
       toStored: ({ trace, context }): StoredResponse => ({ traceId: trace.id, context }),

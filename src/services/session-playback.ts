@@ -6,7 +6,7 @@ import type { JsonObject } from '../domain/json.js';
 import { playbackDelayMs } from '../domain/playback-pacing.js';
 import { notFound } from '../errors.js';
 import { findSessions } from '../store/sessions.js';
-import { countTraces, listSessionTraces, type TraceRow } from '../store/traces.js';
+import { countSessionTraces, listSessionTraces, type TraceRow } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
 import { requireIntInRange, requirePositive } from './input-checks.js';
 
@@ -30,16 +30,18 @@ const READ_AHEAD = 200;
  * subscriber leaves.
  */
 export function createSessionPlayback({ database }: ServiceDeps) {
-  const { db } = database;
+  const { read } = database;
 
   async function sessionPlayback(viewer: Viewer | null, input: SessionPlaybackInput) {
     requirePerson(viewer, input.personId);
     requirePositive(input.timeScale, 'timeScale');
     requireIntInRange(input.maxGapMs, 'maxGapMs', 0, 3_600_000);
-    const [session] = await findSessions(db, [{ personId: input.personId, sessionId: input.sessionId }]);
+    const [session] = await findSessions(read, [{ personId: input.personId, sessionId: input.sessionId }]);
     if (!session) throw notFound(`Session ${input.sessionId}`);
     const from = input.from ?? null;
-    const total = await countTraces(db, { personId: input.personId, sessionId: input.sessionId, from, replayed: false });
+    // The history as of now: updates arriving during playback are not part of it (`total` stays true).
+    const window = { from, upToSeq: session.lastSeq };
+    const total = await countSessionTraces(read, input.personId, input.sessionId, window);
 
     return new Repeater<SessionPlaybackFrame>(async (push, stop) => {
       const leaving = new AbortController();
@@ -49,7 +51,7 @@ export function createSessionPlayback({ database }: ServiceDeps) {
       let afterSeq = 0;
       try {
         for (;;) {
-          const page = await listSessionTraces(db, input.personId, input.sessionId, READ_AHEAD, afterSeq, from);
+          const page = await listSessionTraces(read, input.personId, input.sessionId, READ_AHEAD, afterSeq, window);
           for (const trace of page) {
             await sleep(playbackDelayMs(previous, trace.timestamp, input.timeScale, input.maxGapMs), undefined, {
               signal: leaving.signal,

@@ -56,14 +56,14 @@ const toSources = (stored: StoredSource[]): ContextSource[] =>
  * replayedBy), which never enters the session's history.
  */
 export function createTraceReplays({ database, now }: ServiceDeps) {
-  const { db } = database;
+  const { db, read } = database;
 
   async function recordReplay(tx: Tx, viewer: Viewer, original: TraceRow, input: ReplayTraceInput, requestedAt: Date) {
     const { sources } = original.eventData as unknown as StoredEventData;
     let fusion: Fusion | null = null;
     let contextAfter: JsonObject | null = null;
     if (input.includeContext) {
-      const before = await findTraceBefore(db, original.personId, original.sessionId, original.seq ?? 0);
+      const before = await findTraceBefore(tx, original.personId, original.sessionId, original.seq ?? 0);
       fusion = fuseSources(toSources(sources), original.timestamp, requestedAt);
       contextAfter = applyFusion((before?.contextAfter as JsonObject | undefined) ?? {}, fusion);
     }
@@ -114,7 +114,7 @@ export function createTraceReplays({ database, now }: ServiceDeps) {
     const v = requireViewer(viewer);
     requirePositive(input.timeScale, 'timeScale');
     requireId(input.replaySource, 'replaySource', 100);
-    const original = await findTrace(db, input.traceId);
+    const original = await findTrace(read, input.traceId);
     if (!original || !canReadPerson(v, original.personId)) throw notFound(`Trace ${input.traceId}`);
     const requestedAt = now();
     if (original.seq === null) return describe(original, null, input, requestedAt);
@@ -125,8 +125,8 @@ export function createTraceReplays({ database, now }: ServiceDeps) {
     const { result } = await writeOnce(db, key, now, {
       write: async (tx) => ({ replay: await recordReplay(tx, v, original, input, requestedAt), input, requestedAt }),
       toStored: (r) => ({ replayId: r.replay.id, input: r.input, requestedAt: r.requestedAt.toISOString() }),
-      fromStored: async (stored) => {
-        const replay = await findTrace(db, stored.replayId);
+      fromStored: async (stored, tx) => {
+        const replay = await findTrace(tx, stored.replayId);
         return replay ? { replay, input: stored.input, requestedAt: new Date(stored.requestedAt) } : null;
       },
     });

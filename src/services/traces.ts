@@ -1,9 +1,8 @@
 import { canReadPerson, isAdmin, requireAdmin, requirePerson, requireViewer } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import { notFound } from '../errors.js';
-import { deleteIdempotencyKeysBefore } from '../store/idempotency.js';
-import type { Tx } from '../store/database.js';
-import { refreshSessionAggregates } from '../store/sessions.js';
+import { deleteIdempotencyKeysBefore, findIdempotentResponse } from '../store/idempotency.js';
+import { lockSession, refreshSessionAggregates } from '../store/sessions.js';
 import { traceStatistics } from '../store/trace-stats.js';
 import { countTraces, deleteTraceRow, deleteTracesBefore, findTrace, listTraces, type TraceFilter, type TraceRow } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
@@ -12,6 +11,7 @@ import { requireId, requireIntInRange } from './input-checks.js';
 import { afterKey, pageSize, toPage, type Page, type PageArgs } from './pages.js';
 
 const DAY_MS = 86_400_000;
+const DELETE_BATCH = 5_000;
 
 export interface CleanupResult {
   deletedCount: number;
@@ -20,12 +20,12 @@ export interface CleanupResult {
 
 /** Reading, deleting and summarising traces, with person isolation on every path. */
 export function createTraces({ database, config, now }: ServiceDeps) {
-  const { db } = database;
+  const { db, read } = database;
 
   /** A trace the viewer may not see answers like a missing one, so ids cannot be probed. */
   async function getTrace(viewer: Viewer | null, id: string): Promise<TraceRow | null> {
     const v = requireViewer(viewer);
-    const trace = await findTrace(db, id);
+    const trace = await findTrace(read, id);
     return trace && canReadPerson(v, trace.personId) ? trace : null;
   }
 
@@ -36,8 +36,8 @@ export function createTraces({ database, config, now }: ServiceDeps) {
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('traces', args, ['time', 'string']);
     const after = key ? { timestamp: new Date(key[0] as number), id: String(key[1]) } : null;
-    const rows = size === 0 ? [] : await listTraces(db, scoped, size + 1, after);
-    return toPage('traces', rows, size, args, (t) => [t.timestamp.getTime(), t.id], () => countTraces(db, scoped));
+    const rows = size === 0 ? [] : await listTraces(read, scoped, size + 1, after);
+    return toPage('traces', rows, size, args, (t) => [t.timestamp.getTime(), t.id], () => countTraces(read, scoped));
   }
 
   async function deleteTrace(viewer: Viewer | null, id: string, requestId?: string | null): Promise<{ deletedId: string }> {
@@ -47,8 +47,11 @@ export function createTraces({ database, config, now }: ServiceDeps) {
       write: async (tx) => {
         const trace = await findTrace(tx, id);
         if (!trace || !canReadPerson(v, trace.personId)) throw notFound(`Trace ${id}`);
+        // The session's row lock keeps a concurrent update from slipping past the recount.
+        const session = { personId: trace.personId, sessionId: trace.sessionId };
+        await lockSession(tx, database.provider, session);
         await deleteTraceRow(tx, id);
-        await refreshSessionAggregates(tx, { personId: trace.personId, sessionId: trace.sessionId });
+        await refreshSessionAggregates(tx, session);
         return { deletedId: id };
       },
       toStored: (deleted) => deleted,
@@ -57,27 +60,43 @@ export function createTraces({ database, config, now }: ServiceDeps) {
     return result;
   }
 
-  /** Removes every trace older than `daysToKeep` days (by event time), and the sessions left empty. */
-  async function removeOlderThan(tx: Tx, daysToKeep: number): Promise<CleanupResult> {
+  /**
+   * Removes every trace older than `daysToKeep` days (by event time) in batches, each its own short
+   * transaction (a large backlog never holds the single SQLite writer for long), then recounts the sessions
+   * touched and drops those left empty. Idempotency keys expire after RETENTION_DAYS, whatever `daysToKeep` is,
+   * so a cleanup never re-opens retries that are still in flight.
+   */
+  async function removeOlderThan(daysToKeep: number): Promise<CleanupResult> {
     const cutoff = new Date(now().getTime() - daysToKeep * DAY_MS);
-    const { count } = await deleteTracesBefore(tx, cutoff);
-    await refreshSessionAggregates(tx, { touchedBefore: cutoff });
-    await deleteIdempotencyKeysBefore(tx, cutoff);
-    return { deletedCount: count, cutoff };
+    let deletedCount = 0;
+    for (;;) {
+      const count = await db.$transaction((tx) => deleteTracesBefore(tx, cutoff, DELETE_BATCH));
+      deletedCount += count;
+      if (count < DELETE_BATCH) break;
+    }
+    await db.$transaction(async (tx) => {
+      await refreshSessionAggregates(tx, { touchedBefore: cutoff });
+      await deleteIdempotencyKeysBefore(tx, new Date(now().getTime() - config.retentionDays * DAY_MS));
+    });
+    return { deletedCount, cutoff };
   }
 
   /** The retention job's entry: no viewer, the configured RETENTION_DAYS. */
-  const applyRetention = () => db.$transaction((tx) => removeOlderThan(tx, config.retentionDays));
+  const applyRetention = () => removeOlderThan(config.retentionDays);
 
   async function cleanupTraces(viewer: Viewer | null, daysToKeep: number, requestId?: string | null): Promise<CleanupResult> {
     const v = requireAdmin(viewer);
     requireIntInRange(daysToKeep, 'daysToKeep', 0, 36_500);
     const key = requestId ? { scope: `viewer:${v.personId}`, operation: 'cleanupTraces', key: requireId(requestId, 'requestId') } : null;
-    const { result } = await writeOnce(db, key, now, {
-      write: (tx) => removeOlderThan(tx, daysToKeep),
-      toStored: (r) => ({ deletedCount: r.deletedCount, cutoff: r.cutoff.toISOString() }),
-      fromStored: (r) => ({ deletedCount: r.deletedCount, cutoff: new Date(r.cutoff) }),
-    });
+    const steps = {
+      toStored: (r: CleanupResult) => ({ deletedCount: r.deletedCount, cutoff: r.cutoff.toISOString() }),
+      fromStored: (r: { deletedCount: number; cutoff: string }) => ({ deletedCount: r.deletedCount, cutoff: new Date(r.cutoff) }),
+    };
+    const earlier = key ? await findIdempotentResponse<{ deletedCount: number; cutoff: string }>(read, key) : null;
+    if (earlier) return steps.fromStored(earlier);
+    // Deleting is idempotent by nature; the key only makes a retry report the first run's figures.
+    const removed = await removeOlderThan(daysToKeep);
+    const { result } = await writeOnce(db, key, now, { ...steps, write: async () => removed });
     return result;
   }
 

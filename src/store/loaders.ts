@@ -11,8 +11,9 @@ export function createLoaders(db: Db) {
       return ids.map((id) => rows.get(id) ?? null);
     }),
     replaysOf: new DataLoader<string, TraceRow[]>(async (ids) => {
-      const rows = await findReplaysOf(db, ids);
-      return ids.map((id) => rows.filter((row) => row.replayOfId === id));
+      const byOriginal = new Map<string, TraceRow[]>(ids.map((id) => [id, []]));
+      for (const row of await findReplaysOf(db, ids)) byOriginal.get(row.replayOfId!)?.push(row);
+      return ids.map((id) => byOriginal.get(id)!);
     }),
     session: new DataLoader<SessionKey, SessionRow | null, string>(
       async (keys) => {

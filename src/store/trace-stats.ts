@@ -11,7 +11,7 @@ const dayOf: Record<Database['provider'], Prisma.Sql> = {
 };
 
 /** Every figure is computed by the database (counts and groupings), never by scanning rows in JS. */
-export async function traceStatistics({ db, provider }: Database, now: Date, recentDays: number, topPersons: number) {
+export async function traceStatistics({ read: db, provider }: Database, now: Date, recentDays: number, topPersons: number) {
   const firstDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (recentDays - 1) * DAY_MS);
   const [totalTraces, replayedCount, persons, eventTypes, days] = await Promise.all([
     db.trace.count(),

@@ -50,21 +50,25 @@ export function listTraces(db: Db, filter: TraceFilter, limit: number, after: Tr
 
 export const countTraces = (db: Db, filter: TraceFilter) => db.trace.count({ where: whereOf(filter) });
 
-/** A session's own history (replays excluded), oldest first, after position `afterSeq`. */
-export function listSessionTraces(
-  db: Db,
-  personId: string,
-  sessionId: string,
-  limit: number,
-  afterSeq: number,
-  from: Date | null = null,
-) {
-  return db.trace.findMany({
-    where: { personId, sessionId, seq: { gt: afterSeq }, timestamp: from ? { gte: from } : undefined },
-    orderBy: { seq: 'asc' },
-    take: limit,
-  });
+/** Which part of a session's own history (replays excluded): from a time, up to a position. */
+export interface SessionWindow {
+  from?: Date | null;
+  upToSeq?: number;
 }
+
+const sessionHistory = (personId: string, sessionId: string, afterSeq: number, window: SessionWindow) => ({
+  personId,
+  sessionId,
+  seq: { gt: afterSeq, lte: window.upToSeq },
+  timestamp: window.from ? { gte: window.from } : undefined,
+});
+
+/** A session's own history, oldest first, after position `afterSeq`. */
+export const listSessionTraces = (db: Db, personId: string, sessionId: string, limit: number, afterSeq: number, window: SessionWindow = {}) =>
+  db.trace.findMany({ where: sessionHistory(personId, sessionId, afterSeq, window), orderBy: { seq: 'asc' }, take: limit });
+
+export const countSessionTraces = (db: Db, personId: string, sessionId: string, window: SessionWindow) =>
+  db.trace.count({ where: sessionHistory(personId, sessionId, 0, window) });
 
 /** The last update of a session at or before `at`. */
 export const findSessionTraceAt = (db: Db, personId: string, sessionId: string, at: Date) =>
@@ -74,9 +78,15 @@ export const findSessionTraceAt = (db: Db, personId: string, sessionId: string, 
   });
 
 /** The update that came just before position `seq` in its session (the nearest one still stored). */
-export const findTraceBefore = (db: Db, personId: string, sessionId: string, seq: number) =>
+export const findTraceBefore = (db: Db | Tx, personId: string, sessionId: string, seq: number) =>
   db.trace.findFirst({ where: { personId, sessionId, seq: { lt: seq } }, orderBy: { seq: 'desc' } });
 
 export const deleteTraceRow = (tx: Tx, id: string) => tx.trace.deleteMany({ where: { id } });
 
-export const deleteTracesBefore = (tx: Tx, cutoff: Date) => tx.trace.deleteMany({ where: { timestamp: { lt: cutoff } } });
+/** Deletes up to `limit` traces older than `cutoff` (oldest first); returns how many. */
+export async function deleteTracesBefore(tx: Tx, cutoff: Date, limit: number): Promise<number> {
+  const doomed = await tx.trace.findMany({ where: { timestamp: { lt: cutoff } }, orderBy: { timestamp: 'asc' }, select: { id: true }, take: limit });
+  if (doomed.length === 0) return 0;
+  const { count } = await tx.trace.deleteMany({ where: { id: { in: doomed.map((row) => row.id) } } });
+  return count;
+}
