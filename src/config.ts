@@ -36,6 +36,8 @@ export interface Config {
   production: boolean;
   store: StoreConfig;
   redisUrl: string | undefined;
+  /** Prefix of this deployment's Redis channels, so several can share one Redis. @default "replay-gateway" */
+  redisPrefix: string;
   auth: AuthConfig;
   /** @default 30 */
   retentionDays: number;
@@ -73,6 +75,7 @@ const env = z.object({
     .string()
     .refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://')
     .optional(),
+  REDIS_PREFIX: z.string().regex(/^[\w.-]{1,100}$/, 'letters, digits, _ . - only').default('replay-gateway'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
   JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   RETENTION_DAYS: int(30, 1),
@@ -125,6 +128,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     production,
     store,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     auth,
     retentionDays: e.RETENTION_DAYS,
     retentionSweepMinutes: e.RETENTION_SWEEP_MINUTES,

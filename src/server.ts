@@ -9,6 +9,7 @@ import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
 import { createContext, type GraphQLContext } from './context.js';
 import { createLocalPubSub } from './realtime/pubsub.js';
+import { createRedisPubSub } from './realtime/redis-pubsub.js';
 import { schema } from './schema/index.js';
 import { createServices, type Services } from './services/index.js';
 import { createMetrics } from './server/metrics.js';
@@ -47,7 +48,12 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
 export async function createServer(config: Config, logger: YogaLogger = createLogger(logLevels[config.logLevel])): Promise<GatewayServer> {
   const metrics = createMetrics();
   const verify = createTokenVerifier(config.auth);
-  const pubsub = createLocalPubSub(metrics.pubsubSubscribers);
+  const pubsub = config.redisUrl
+    ? await createRedisPubSub(config.redisUrl, config.redisPrefix, {
+        counter: metrics.pubsubSubscribers,
+        onError: (error) => logger.warn(`redis: ${error.message}`),
+      })
+    : createLocalPubSub({ counter: metrics.pubsubSubscribers });
   let ready: { database: Database; services: Services } | null = null;
   /** Set by close(): new work is refused (503, WebSocket 4403) while work already accepted still finishes. */
   let closing = false;

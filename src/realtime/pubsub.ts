@@ -27,8 +27,18 @@ export interface SubscriberCounter {
   dec(): void;
 }
 
+export interface LocalPubSubOptions {
+  counter?: SubscriberCounter;
+  /**
+   * Called (and awaited) before the first subscriber of a topic id is counted as listening, and after the last
+   * one left: the Redis implementation subscribes and unsubscribes its channel there.
+   */
+  channels?: { open(key: string): Promise<void>; close(key: string): Promise<void> };
+}
+
 /** Delivers to subscribers in this process; each subscriber has its own bounded buffer. */
-export function createLocalPubSub(counter?: SubscriberCounter): PubSub {
+export function createLocalPubSub({ counter, channels }: LocalPubSubOptions = {}): PubSub {
+  const opening = new Map<string, Promise<void>>();
   const listeners = new Map<string, Set<Listener>>();
   const stops = new Set<() => void>();
   return {
@@ -51,12 +61,18 @@ export function createLocalPubSub(counter?: SubscriberCounter): PubSub {
         listeners.set(key, set.add(listener));
         const end = () => stop();
         stops.add(end);
+        if (channels && !opening.has(key)) opening.set(key, channels.open(key));
+        await opening.get(key);
         counter?.inc();
         await stop;
         stops.delete(end);
         set.delete(listener);
         counter?.dec();
-        if (set.size === 0) listeners.delete(key);
+        if (set.size === 0) {
+          listeners.delete(key);
+          opening.delete(key);
+          await channels?.close(key);
+        }
       }, buffer);
     },
     async close() {

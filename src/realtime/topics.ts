@@ -10,3 +10,20 @@ export interface Topics {
 }
 
 export type TopicName = keyof Topics;
+
+/** How each topic's payload crosses processes (JSON, with its dates revived). */
+export const topicCodecs: { [T in TopicName]: { encode(payload: Topics[T]): string; decode(text: string): Topics[T] } } = {
+  contextUpdated: {
+    encode: (payload) => JSON.stringify(payload),
+    decode: (text) => {
+      const payload = JSON.parse(text) as Topics['contextUpdated'];
+      payload.trace.timestamp = new Date(payload.trace.timestamp);
+      payload.trace.receivedAt = new Date(payload.trace.receivedAt);
+      return payload;
+    },
+  },
+  projectEvents: {
+    encode: (payload) => JSON.stringify(payload),
+    decode: (text) => JSON.parse(text) as Topics['projectEvents'],
+  },
+};
