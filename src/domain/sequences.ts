@@ -27,9 +27,13 @@ export const formatSequence = (s: Sequence) => `${s.ms}-${s.n}`;
 
 export const compareSequences = (a: Sequence, b: Sequence) => a.ms - b.ms || a.n - b.n;
 
-/** The sequence a new event gets: the clock's millisecond, or the same one again with the next n when the clock stands still or stepped back. */
+/**
+ * The sequence a new event gets: the clock's millisecond, or the same one again with the next n when the clock
+ * stands still or stepped back; once n is used up within a millisecond, the next millisecond (never an n past MAX_N).
+ */
 export function nextSequence(last: Sequence | null, nowMs: number): Sequence {
   if (!last || nowMs > last.ms) return { ms: nowMs, n: 0 };
+  if (last.n >= MAX_N) return { ms: last.ms + 1, n: 0 };
   return { ms: last.ms, n: last.n + 1 };
 }
 

@@ -7,6 +7,8 @@ export interface SubscribeOptions {
   bufferLimit: number;
   /** Called at once when the subscriber overflows, so the transport can close it with a clear code. */
   onOverflow?: () => void;
+  /** Called once the subscriber really listens (across processes: once Redis confirmed the channel). */
+  onListening?: () => void;
 }
 
 /** Typed publish/subscribe; in-process here, and the seam a cross-process (Redis) implementation fills. */
@@ -64,6 +66,7 @@ export function createLocalPubSub({ counter, channels }: LocalPubSubOptions = {}
         if (channels && !opening.has(key)) opening.set(key, channels.open(key));
         await opening.get(key);
         counter?.inc();
+        options.onListening?.();
         await stop;
         stops.delete(end);
         set.delete(listener);

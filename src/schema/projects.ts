@@ -127,6 +127,7 @@ builder.mutationFields((t) => ({
       agentId: t.arg.id({ required: true }),
       dataNeeds: t.arg.stringList({ required: true }),
       lastSeenSequence: t.arg.string({ defaultValue: '0' }),
+      clientEventId: t.arg.id({ description: 'Idempotency key: a retry returns the first registration and appends nothing.' }),
     },
     resolve: (_, args, ctx) => ctx.services.registerAgent(ctx.viewer, { ...args, lastSeenSequence: args.lastSeenSequence ?? '0' }),
   }),

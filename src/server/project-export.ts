@@ -6,7 +6,12 @@ import type { Services } from '../services/index.js';
 
 const EXPORT_PATH = /^\/export\/projects\/([^/]+)\.ndjson$/;
 
-const statusOf: Partial<Record<AppError['code'], number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400 };
+/**
+ * The export is plain HTTP, not GraphQL, so every refusal is its HTTP status (GraphQL responses keep 200 for
+ * these, as the GraphQL-over-HTTP spec asks; only UNAUTHENTICATED is 401 there too).
+ */
+const STATUS: Partial<Record<AppError['code'], number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400 };
+const statusOf = (error: AppError) => STATUS[error.code] ?? 500;
 
 export const isProjectExport = (path: string) => EXPORT_PATH.test(path);
 
@@ -30,7 +35,7 @@ export async function serveProjectExport(req: IncomingMessage, res: ServerRespon
     events = await services.exportEvents(await verify(req.headers.authorization), projectId);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    res.writeHead(statusOf[error.code] ?? 500, { 'content-type': 'application/json' });
+    res.writeHead(statusOf(error), { 'content-type': 'application/json' });
     res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }));
     return;
   }

@@ -16,43 +16,56 @@ const PAGE = 500;
  * commit order), and a slow subscriber costs at most one page of memory instead of a growing buffer.
  */
 export function createProjectFeeds({ database, pubsub, config }: ServiceDeps) {
-  const { db } = database;
+  // Reads outside a transaction: the read connection, which sees only committed events.
+  const { read } = database;
 
   async function projectEvents(viewer: Viewer | null, projectId: string, since: string | null | undefined) {
     requireProjectReader(viewer, projectId);
     const from = since != null ? requireSequence(since, 'since') : null;
-    // Listen before reading, so nothing committed from here on can be missed.
-    const grew = pubsub.subscribe('projectEvents', projectId, { bufferLimit: config.limits.subscriberBufferEvents });
-    let last: Sequence;
-    try {
-      const head = await findProject(db, projectId);
-      last = from ?? (head && head.eventCount > 0 ? sequenceOf({ ms: head.lastMs, n: head.lastN }) : START);
-    } catch (error) {
-      await grew.return?.();
-      throw error;
-    }
 
+    // Everything happens once the stream is first pulled (a Repeater's executor runs on its first next()), so a
+    // stream that is dropped before that holds nothing: no listener, no read.
     return new Repeater<StreamEvent>(async (push, stop) => {
+      /** Set once the subscriber has gone (or the feed ended): push then resolves at once, so it must be checked. */
+      let stopped = false;
       let stale = true;
       let wake: () => void = () => undefined;
+      let listening: () => void = () => undefined;
+      const listens = new Promise<void>((resolve) => (listening = resolve));
+      const grew = pubsub.subscribe('projectEvents', projectId, {
+        bufferLimit: config.limits.subscriberBufferEvents,
+        onListening: () => listening(),
+      });
+      void stop.then(() => {
+        stopped = true;
+        wake();
+        void grew.return?.();
+      });
+      // Listen before reading, so nothing committed from here on can be missed: the for-await below pulls `grew`,
+      // and the head (or the first page) is read only once that listener is live (with Redis: subscribed).
       void (async () => {
         for await (const _ of grew) {
           stale = true;
           wake();
         }
+        // The notifications ended (the pubsub closed at shutdown): end the feed too, so SSE responses finish.
+        stop();
       })().catch((error: unknown) => stop(error));
-      void stop.then(() => grew.return?.());
       try {
-        for (;;) {
+        await Promise.race([listens, stop]);
+        let last: Sequence = from ?? (await headOf(projectId)) ?? START;
+        while (!stopped) {
           stale = false;
-          const rows = await listStreamEvents(db, projectId, last, null, PAGE);
+          const rows = await listStreamEvents(read, projectId, last, null, PAGE);
           for (const row of rows) {
             await push(toStreamEvent(row));
+            if (stopped) return;
             last = sequenceOf(row);
           }
           if (rows.length === PAGE || stale) continue;
-          const woken = new Promise<void>((resolve) => (wake = resolve));
-          if ((await Promise.race([woken.then(() => 'woken'), stop.then(() => 'stopped')])) === 'stopped') return;
+          if (stopped) return;
+          // Woken by the next notification or by stop; nothing is left waiting on `stop` per round.
+          await new Promise<void>((resolve) => (wake = resolve));
         }
       } catch (error) {
         stop(error);
@@ -60,14 +73,20 @@ export function createProjectFeeds({ database, pubsub, config }: ServiceDeps) {
     });
   }
 
+  /** The project's last sequence, or null when it has no events. */
+  async function headOf(projectId: string): Promise<Sequence | null> {
+    const head = await findProject(read, projectId);
+    return head && head.eventCount > 0 ? sequenceOf({ ms: head.lastMs, n: head.lastN }) : null;
+  }
+
   /** Every event, oldest first, a page at a time (constant memory for any stream length). */
   async function exportEvents(viewer: Viewer | null, projectId: string): Promise<AsyncIterable<StreamEvent>> {
     requireProjectReader(viewer, projectId);
-    if (!(await findProject(db, projectId))) throw notFound(`Project ${projectId}`);
+    if (!(await findProject(read, projectId))) throw notFound(`Project ${projectId}`);
     return (async function* pages() {
       let last = START;
       for (;;) {
-        const rows = await listStreamEvents(db, projectId, last, null, PAGE);
+        const rows = await listStreamEvents(read, projectId, last, null, PAGE);
         for (const row of rows) yield toStreamEvent(row);
         if (rows.length < PAGE) return;
         last = sequenceOf(rows[rows.length - 1]!);

@@ -39,12 +39,13 @@ const viewOf = (row: Project): ProjectView => ({
 
 /** Reading project streams: pages of events, state as of any moment, and figures computed by the database. */
 export function createProjectReads({ database, config, now }: ServiceDeps) {
-  const { db } = database;
+  // Every read here is outside a transaction: the read connection, which sees only committed rows.
+  const { read, provider } = database;
 
   /** Null for a project with no events yet. */
   async function project(viewer: Viewer | null, id: string): Promise<ProjectView | null> {
     requireProjectReader(viewer, id);
-    const row = await findProject(db, id);
+    const row = await findProject(read, id);
     return row ? viewOf(row) : null;
   }
 
@@ -54,8 +55,8 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     const readable = isAdmin(v) || v.roles.has('ingest') || v.projects === '*' ? '*' : [...v.projects];
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('projects', args, ['string']);
-    const rows = size === 0 ? [] : await listProjects(db, readable, size + 1, key ? String(key[0]) : null);
-    return toPage('projects', rows.map(viewOf), size, args, (p) => [p.id], () => countProjects(db, readable));
+    const rows = size === 0 ? [] : await listProjects(read, readable, size + 1, key ? String(key[0]) : null);
+    return toPage('projects', rows.map(viewOf), size, args, (p) => [p.id], () => countProjects(read, readable));
   }
 
   /** Oldest first, strictly after `since`, up to and including `until`; each cursor is the event's sequence. */
@@ -64,13 +65,13 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     const size = pageSize(args, config.limits.maxPageSize);
     const since = requireSequence(args.since ?? '0', 'since');
     const until = args.until != null ? requireSequence(args.until, 'until') : null;
-    const rows = size === 0 ? [] : await listStreamEvents(db, projectId, since, until, size + 1);
+    const rows = size === 0 ? [] : await listStreamEvents(read, projectId, since, until, size + 1);
     const page = rows.slice(0, size).map(toStreamEvent);
     return {
       edges: page.map((node) => ({ cursor: node.sequence, node })),
       hasNextPage: rows.length > size,
       hasPreviousPage: args.since !== undefined && args.since !== null && args.since !== '0',
-      totalCount: () => countStreamEvents(db, projectId, since, until),
+      totalCount: () => countStreamEvents(read, projectId, since, until),
     } satisfies Page<StreamEvent>;
   }
 
@@ -83,18 +84,18 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     if (args.at != null && args.sequence != null) throw badInput('give at or sequence, not both', 'sequence');
     const bound: Sequence | null =
       args.sequence != null ? requireSequence(args.sequence, 'sequence') : args.at != null ? sequenceAtInstant(args.at) : null;
-    if (!bound) return (await listProjectData(db, projectId)).map(dataItemFromLatest);
-    const snapshot = await findSnapshotAtOrBefore(db, projectId, bound);
+    if (!bound) return (await listProjectData(read, projectId)).map(dataItemFromLatest);
+    const snapshot = await findSnapshotAtOrBefore(read, projectId, bound);
     const base = (snapshot?.state as ProjectState | undefined) ?? {};
     const after = snapshot ? sequenceOf(snapshot) : START;
-    const rest = await listDataEvents(db, projectId, after, bound);
+    const rest = await listDataEvents(read, projectId, after, bound);
     return stateItems(applyDataEvents(base, rest.map(dataItemFromEvent)));
   }
 
   async function mostUpdatedKeys(viewer: Viewer | null, projectId: string, limit: number) {
     requireProjectReader(viewer, projectId);
     requireIntInRange(limit, 'limit', 1, 100);
-    return topKeys(db, projectId, limit);
+    return topKeys(read, projectId, limit);
   }
 
   /** One row per UTC hour from `from` to `to` (default: the last 24 hours), zeros included. */
@@ -106,7 +107,7 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     if (to.getTime() - from.getTime() > MAX_RANGE_MS) throw badInput('the range must span at most 31 days', 'to');
     const first = Math.floor(from.getTime() / HOUR_MS) * HOUR_MS;
     const hours = Math.floor(to.getTime() / HOUR_MS) - first / HOUR_MS + 1;
-    const counts = await updatesPerHour(database, projectId, new Date(first), new Date(first + hours * HOUR_MS));
+    const counts = await updatesPerHour(read, provider, projectId, new Date(first), new Date(first + hours * HOUR_MS));
     return Array.from({ length: hours }, (_, i) => {
       const hour = new Date(first + i * HOUR_MS);
       return { hour, count: counts.get(hour.toISOString().slice(0, 13)) ?? 0 };

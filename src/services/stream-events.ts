@@ -33,9 +33,9 @@ export interface PublishedData {
   description: string | null;
 }
 
-/** The value a data_published event set. */
-export const dataItemFromEvent = (row: StreamEventRow): DataItem => {
-  const published = row.data as unknown as PublishedData;
+/** The value a data_published event set: a stored row, or one about to be appended. */
+export const dataItemFromEvent = (row: { ms: bigint | number; n: number; data: unknown; timestamp: Date }): DataItem => {
+  const published = row.data as PublishedData;
   return {
     dataKey: published.dataKey,
     data: published.data as DataItem['data'],

@@ -1,6 +1,6 @@
 import { Prisma, type Project, type StreamEvent as StreamEventRow } from '../generated/prisma/sqlite/client.js';
 import type { ProjectState } from '../domain/project-state.js';
-import { MAX_N, type Sequence } from '../domain/sequences.js';
+import type { Sequence } from '../domain/sequences.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Project, StreamEventRow };
@@ -57,17 +57,29 @@ export async function insertStreamEvents(tx: Tx, provider: Database['provider'],
   }
 }
 
-/** Which of these sequences (in increasing order) the project already holds: one range read, not one per event. */
-export async function existingSequences(tx: Tx | Db, projectId: string, sequences: readonly Sequence[]): Promise<Set<string>> {
-  const first = sequences[0];
-  const last = sequences.at(-1);
-  if (!first || !last) return new Set();
-  const justBefore = first.n > 0 ? { ms: first.ms, n: first.n - 1 } : { ms: first.ms - 1, n: MAX_N };
-  const rows = await tx.streamEvent.findMany({ where: window(projectId, justBefore, last), select: { ms: true, n: true } });
-  return new Set(rows.map((r) => `${r.ms}-${r.n}`));
+const LOOKUP_CHUNK = 200;
+
+/**
+ * Which of these sequences the project already holds. Only those at or before the head can exist (events are
+ * appended in order), and only they are looked up, by their own (ms, n) keys, a chunk at a time: the cost follows
+ * the batch, not the stretch of history between its first and last sequence, and stays under SQLite's
+ * bound-parameter limit.
+ */
+export async function existingSequences(tx: Tx | Db, projectId: string, sequences: readonly Sequence[], head: Sequence | null): Promise<Set<string>> {
+  const candidates = head ? sequences.filter((s) => s.ms < head.ms || (s.ms === head.ms && s.n <= head.n)) : [];
+  const present = new Set<string>();
+  for (let i = 0; i < candidates.length; i += LOOKUP_CHUNK) {
+    const chunk = candidates.slice(i, i + LOOKUP_CHUNK);
+    const rows = await tx.streamEvent.findMany({
+      where: { projectId, OR: chunk.map((s) => ({ ms: s.ms, n: s.n })) },
+      select: { ms: true, n: true },
+    });
+    for (const row of rows) present.add(`${row.ms}-${row.n}`);
+  }
+  return present;
 }
 
-export const findStreamEvent = (db: Db, projectId: string, s: Sequence) =>
+export const findStreamEvent = (db: Db | Tx, projectId: string, s: Sequence) =>
   db.streamEvent.findUnique({ where: { projectId_ms_n: { projectId, ms: s.ms, n: s.n } } });
 
 export const listStreamEvents = (db: Db, projectId: string, from: Sequence, until: Sequence | null, limit: number) =>
@@ -146,7 +158,7 @@ const hourOf: Record<Database['provider'], Prisma.Sql> = {
 };
 
 /** data_published counts per UTC hour in [from, to), grouped by the database. */
-export async function updatesPerHour({ db, provider }: Database, projectId: string, from: Date, to: Date) {
+export async function updatesPerHour(db: Db, provider: Database['provider'], projectId: string, from: Date, to: Date) {
   const rows = await db.$queryRaw<{ hour: string; count: bigint | number }[]>`
     SELECT ${hourOf[provider]} AS hour, COUNT(*) AS count FROM stream_events
     WHERE project_id = ${projectId} AND data_key IS NOT NULL AND "timestamp" >= ${from} AND "timestamp" < ${to}

@@ -13,7 +13,16 @@ import {
   type StreamEventFieldsFragment,
   type StreamEventInput,
 } from '../generated/graphql.js';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { loadConfig } from '../../src/config.js';
+import type { AppError } from '../../src/errors.js';
+import { createLocalPubSub } from '../../src/realtime/pubsub.js';
+import { createServices, type Services } from '../../src/services/index.js';
+import { openDatabase, type Database } from '../../src/store/database.js';
+import { existingSequences, insertStreamEvents, lockProject, updateProjectHead, upsertProjectData } from '../../src/store/project-streams.js';
+import { freshDatabase } from '../support/databases.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -126,8 +135,8 @@ describe('project event streams', () => {
   async function topKeys(id: string, limit?: number) {
     return dataOf(await gateway.execute(TopKeysDocument, { id, limit }, admin)).project!.topKeys;
   }
-  async function register(projectId: string, agentId: string, dataNeeds: string[], lastSeenSequence?: string) {
-    return dataOf(await gateway.execute(RegisterAgentDocument, { projectId, agentId, dataNeeds, lastSeenSequence }, ingest)).registerAgent;
+  async function register(projectId: string, agentId: string, dataNeeds: string[], lastSeenSequence?: string, clientEventId?: string) {
+    return dataOf(await gateway.execute(RegisterAgentDocument, { projectId, agentId, dataNeeds, lastSeenSequence, clientEventId }, ingest)).registerAgent;
   }
 
   describe('publishData', () => {
@@ -190,8 +199,8 @@ describe('project event streams', () => {
 
     it('keeps sequences increasing when the last one is ahead of the clock', async () => {
       const id = 'pe-clock';
-      // As if the clock had stepped back an hour since the last event.
-      const ahead = Date.now() + HOUR;
+      // As if the clock had stepped back half a minute since the last event (imports may be at most 60 s ahead).
+      const ahead = Date.now() + 30 * SECOND;
       await importEvents(id, [published(ahead, 7, 'k', 'future')]);
       const next = await publish(id, 'k', 'now');
       expect(compareSeq(`${ahead}-7`, next.sequence)).toBeLessThan(0);
@@ -687,6 +696,34 @@ describe('project event streams', () => {
       }
     });
 
+    it('answers a retried clientEventId with the first registration and appends nothing, also when retries race', async () => {
+      const id = 'pe-agents-idempotent';
+      await publish(id, 'api_config', { v: 1 });
+      const first = await register(id, 'agent-retry', ['api'], '0', 'register-1');
+      expect(first.matchedData.map((d) => d.data)).toEqual([{ v: 1 }]);
+      expect((await project(id))?.eventCount).toBe(2);
+
+      // The stream moves on; a retry still answers exactly the first catch-up and position, and writes nothing.
+      await publish(id, 'api_config', { v: 2 });
+      expect(await register(id, 'agent-retry', ['api'], '0', 'register-1')).toEqual(first);
+      expect((await project(id))?.eventCount).toBe(3);
+
+      const raced = await Promise.all(Array.from({ length: 8 }, () => register(id, 'agent-race', ['api'], '0', 'register-2')));
+      for (const registration of raced) expect(registration).toEqual(raced[0]);
+      expect(raced[0]!.matchedData.map((d) => d.data)).toEqual([{ v: 2 }]);
+      expect(compareSeq(first.caughtUpTo!, raced[0]!.caughtUpTo!)).toBeLessThan(0);
+      const stored = await allEvents(id);
+      expect(stored.filter((e) => e.eventType === 'agent_registered').map((e) => e.sequence)).toEqual([first.caughtUpTo, raced[0]!.caughtUpTo]);
+
+      // Without a key every call registers again; a malformed key is refused and writes nothing.
+      await register(id, 'agent-retry', ['api']);
+      await register(id, 'agent-retry', ['api']);
+      expect((await project(id))?.eventCount).toBe(6);
+      const bad = await gateway.execute(RegisterAgentDocument, { projectId: id, agentId: 'a', dataNeeds: ['api'], clientEventId: ' ' }, ingest);
+      expect(codesOf(bad)).toEqual(['BAD_USER_INPUT']);
+      expect((await project(id))?.eventCount).toBe(6);
+    });
+
     it('registers on a project without events: nothing matched, the registration is its first event', async () => {
       const registration = await register('pe-agents-empty', 'agent-alone', ['anything']);
       expect(registration.matchedData).toEqual([]);
@@ -741,6 +778,23 @@ describe('project event streams', () => {
       expect(await codes([e(4)])).toEqual(['CONFLICT']);
     });
 
+    it('refuses events more than 60 s ahead of the server clock, which would hold every later publish in the future', async () => {
+      const id = 'pe-import-future';
+      const codes = async (events: StreamEventInput[]) => codesOf(await gateway.execute(ImportEventsDocument, { projectId: id, events }, ingest));
+      const now = Date.now();
+      expect(await codes([published(now + 2 * MINUTE, 0, 'k', 'later')])).toEqual(['BAD_USER_INPUT']);
+      expect(await codes([published(now + DAY, 0, 'k', 'tomorrow')])).toEqual(['BAD_USER_INPUT']);
+      // Anywhere in the batch, and nothing of that batch is written.
+      expect(await codes([published(now - MINUTE, 0, 'k', 'past'), published(now + HOUR, 0, 'k', 'later')])).toEqual(['BAD_USER_INPUT']);
+      expect(await project(id)).toBeNull();
+
+      // Within the margin (clocks of two hosts differ a little) it is accepted, and publishing goes on after it.
+      const near = now + 30 * SECOND;
+      expect(await importEvents(id, [published(now - MINUTE, 0, 'k', 'past'), published(near, 0, 'k', 'near')])).toMatchObject({ importedCount: 2 });
+      const next = await publish(id, 'k', 'live');
+      expect(compareSeq(`${near}-0`, next.sequence)).toBeLessThan(0);
+    });
+
     it('timestamps an event imported without one at its sequence’s millisecond', async () => {
       const id = 'pe-import-untimed';
       const ms = Date.UTC(2024, 7, 1, 10, 20, 30, 456);
@@ -789,7 +843,8 @@ describe('project event streams', () => {
       gateway.execute(TopKeysDocument, { id }, token),
       gateway.execute(UpdatesByHourDocument, { id }, token),
     ];
-    let ahead = Date.now() + DAY;
+    // Imported sequences ahead of the publishes racing them, yet within the 60 s an import may be ahead of the clock.
+    let ahead = Date.now() + 20 * SECOND;
     const writes = (token: string | null, tag: string) => [
       gateway.execute(PublishDataDocument, { projectId: id, dataKey: 'w', data: tag }, token),
       gateway.execute(RegisterAgentDocument, { projectId: id, agentId: tag, dataNeeds: ['secret'] }, token),
@@ -874,5 +929,98 @@ describe('project event streams', () => {
       }
       expect(await project(id)).toEqual(before);
     });
+  });
+});
+
+/** Below the API: the services and the store on a database of their own, for what a client cannot observe. */
+describe('project streams, the services and store directly', () => {
+  let store: Awaited<ReturnType<typeof freshDatabase>>;
+  let database: Database;
+  let services: Services;
+  const admin: Viewer = { personId: 'store-admin', roles: new Set(['admin', 'ingest']), projects: '*', expiresAt: null };
+
+  beforeAll(async () => {
+    store = await freshDatabase();
+    const config = loadConfig({ DATABASE_URL: store.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent' });
+    database = await openDatabase(config.store);
+    services = createServices({ database, pubsub: createLocalPubSub(), config, now: () => new Date() });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await store?.drop();
+  });
+
+  it('never shows reads an event another request has written but not committed', async () => {
+    const id = 'store-uncommitted';
+    const ms = Date.UTC(2024, 9, 1, 12);
+    const at = new Date(ms);
+    const reads = async () => ({
+      project: await services.project(admin, id),
+      projects: (await services.projects(admin, { first: 1000 })).edges.map((e) => e.node.id),
+      events: (await services.events(admin, id, {})).edges.map((e) => e.cursor),
+      count: await (await services.events(admin, id, {})).totalCount(),
+      now: (await services.stateAt(admin, id, {})).map((d) => d.data),
+      asOf: (await services.stateAt(admin, id, { sequence: `${ms}-0` })).map((d) => d.data),
+      top: await services.topKeys(admin, id, 5),
+      hours: (await services.updatesByHour(admin, id, { from: new Date(ms - HOUR), to: at })).map((h) => h.count),
+      export: await services.exportEvents(admin, id).then(
+        () => 'exported',
+        (error: AppError) => error.code,
+      ),
+    });
+    const open = await database.db.$transaction(async (tx) => {
+      // What a publish writes, left uncommitted while the reads run.
+      await lockProject(tx, database.provider, id, at);
+      await insertStreamEvents(tx, database.provider, [
+        { projectId: id, ms, n: 0, eventType: 'data_published', dataKey: 'k', data: { dataKey: 'k', data: 1, description: null }, timestamp: at },
+      ]);
+      await upsertProjectData(tx, id, [{ dataKey: 'k', data: 1, description: null, ms, n: 0, updatedAt: at }]);
+      await updateProjectHead(tx, id, { added: 1, last: { ms, n: 0 }, sinceSnapshot: 1 });
+      return reads();
+    });
+    expect(open).toEqual({ project: null, projects: [], events: [], count: 0, now: [], asOf: [], top: [], hours: [0, 0], export: 'NOT_FOUND' });
+    // Once committed, every read shows it.
+    expect(await reads()).toEqual({
+      project: { id, eventCount: 1, lastSequence: `${ms}-0` },
+      projects: [id],
+      events: [`${ms}-0`],
+      count: 1,
+      now: [1],
+      asOf: [1],
+      top: [{ dataKey: 'k', count: 1 }],
+      hours: [0, 1],
+      export: 'exported',
+    });
+  });
+
+  it('looks up only the batch’s own sequences, and only those up to the head, whatever lies between', async () => {
+    const id = 'store-existing';
+    const base = Date.UTC(2024, 10, 1);
+    const stored = Array.from({ length: 1000 }, (_, i) => ({ ms: base + i, n: 0 }));
+    await services.importEvents(
+      admin,
+      id,
+      stored.map((s) => ({ sequence: `${s.ms}-0`, eventType: 'data_published', data: { dataKey: 'k', data: s.ms, description: null } })),
+    );
+    const head = stored.at(-1)!;
+    const key = (s: { ms: number; n: number }) => `${s.ms}-${s.n}`;
+
+    // A batch spanning the whole history: only its own sequences that are there come back, not the 1000 between.
+    const batch = [stored[0]!, { ms: base + 1, n: 1 }, stored[500]!, head, { ms: base + 5000, n: 0 }];
+    expect(await existingSequences(database.read, id, batch, head)).toEqual(new Set([key(stored[0]!), key(stored[500]!), key(head)]));
+    // Many more than one query's worth of (ms, n) pairs.
+    expect(await existingSequences(database.read, id, stored, head)).toEqual(new Set(stored.map(key)));
+    // Sequences after the head cannot be there and are not looked up; nothing is before the first event.
+    expect(await existingSequences(database.read, id, stored, stored[9]!)).toEqual(new Set(stored.slice(0, 10).map(key)));
+    expect(await existingSequences(database.read, id, stored, null)).toEqual(new Set());
+
+    // Through importEvents: an overlapping batch skips exactly the stored ones.
+    const overlap = [stored[3]!, stored[998]!, { ms: base + 2000, n: 0 }, { ms: base + 2000, n: 1 }];
+    const result = await services.importEvents(
+      admin,
+      id,
+      overlap.map((s) => ({ sequence: key(s), eventType: 'data_published', data: { dataKey: 'k', data: s.ms, description: null } })),
+    );
+    expect(result).toEqual({ importedCount: 2, skippedCount: 2, lastSequence: `${base + 2000}-1` });
   });
 });

@@ -253,6 +253,51 @@ describe('project export and transfer', () => {
     expect(await everything(target, id, targetIngest, all)).toEqual(await everything(source, id, admin, all));
   });
 
+  it('transfers large events in requests under the body limit, splitting further for a target that takes less', async () => {
+    const id = 'px-transfer-large';
+    // 24 events of ~60 KB: about 1.4 MB together, more than one request may carry (1 MiB by default).
+    const big = (i: number) => ({ i, text: `${i}:`.padEnd(60_000, 'x') });
+    for (let i = 0; i < 24; i += 1) dataOf(await source.execute(PublishDataDocument, { projectId: id, dataKey: `big${i % 3}`, data: big(i) }, ingest));
+    const events = await allEvents(source, id, admin);
+    const args = ['--from', source.url, '--to', target.url, '--project', id];
+    const run = await transfer(args, { FROM_TOKEN: admin, TO_TOKEN: targetIngest });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split('\n').at(-1)!)).toEqual({ project: id, imported: 24, skipped: 0 });
+    expect(await allEvents(target, id, targetIngest)).toEqual(events);
+
+    // A target that takes at most 100 KB per request: batches are split until each fits.
+    const small = await startGateway({ MAX_BODY_BYTES: String(100 * 1024) });
+    try {
+      const smallIngest = await small.token({ sub: 'px-small-ingest', roles: ['ingest'] });
+      const copied = await transfer(['--from', source.url, '--to', small.url, '--project', id], { FROM_TOKEN: admin, TO_TOKEN: smallIngest });
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(await allEvents(small, id, smallIngest)).toEqual(events);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('fails clearly on an event larger than the target accepts, keeping what came before it', async () => {
+    const id = 'px-transfer-too-large';
+    const before = [];
+    for (let i = 0; i < 3; i += 1) before.push(dataOf(await source.execute(PublishDataDocument, { projectId: id, dataKey: 'k', data: { i } }, ingest)).publishData);
+    const huge = dataOf(await source.execute(PublishDataDocument, { projectId: id, dataKey: 'huge', data: 'x'.repeat(150_000) }, ingest)).publishData;
+    dataOf(await source.execute(PublishDataDocument, { projectId: id, dataKey: 'k', data: { after: true } }, ingest));
+
+    const small = await startGateway({ MAX_BODY_BYTES: String(100 * 1024) });
+    try {
+      const smallIngest = await small.token({ sub: 'px-small-ingest', roles: ['ingest'] });
+      const run = await transfer(['--from', source.url, '--to', small.url, '--project', id], { FROM_TOKEN: admin, TO_TOKEN: smallIngest });
+      expect(run.code, run.stdout).not.toBe(0);
+      expect(run.stderr).toContain(`event ${huge.sequence}`);
+      expect(run.stderr).toContain('MAX_BODY_BYTES');
+      // Everything before the oversized event was copied; a rerun against a larger limit resumes from there.
+      expect(await allEvents(small, id, smallIngest)).toEqual(before);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('fails the transfer, copying nothing, when a token may not export or import', async () => {
     const id = 'px-transfer-denied';
     dataOf(await source.execute(PublishDataDocument, { projectId: id, dataKey: 'k', data: 1 }, ingest));

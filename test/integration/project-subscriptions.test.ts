@@ -7,8 +7,16 @@ import {
   type ProjectEventsSubscription,
   type StreamEventFieldsFragment,
 } from '../generated/graphql.js';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLocalPubSub, type PubSub } from '../../src/realtime/pubsub.js';
+import { createProjectFeeds } from '../../src/services/project-feeds.js';
+import { createProjectWrites, type StreamEventInput } from '../../src/services/project-writes.js';
+import { openDatabase, type Database, type Db } from '../../src/store/database.js';
 import { sseClient, subscribe, wsClient, type Subscription } from '../support/clients.js';
+import { freshDatabase } from '../support/databases.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
 
 const PUBSUB_SUBSCRIBERS = 'replay_gateway_pubsub_subscribers';
 
@@ -299,6 +307,30 @@ describe('projectEvents subscription', () => {
     expect(await events(control, 1)).toEqual([second]);
   });
 
+  it('ends SSE streams when the gateway shuts down, instead of holding the shutdown open', async () => {
+    const own = await startGateway();
+    let closed = false;
+    try {
+      const token = await own.token({ sub: 'ps-shutdown', roles: ['admin'] });
+      const event = dataOf(await own.execute(PublishDataDocument, { projectId: 'ps-shutdown', dataKey: 'k', data: 1 }, token)).publishData;
+      const sse = sseClient(own.url, token);
+      cleanups.push(() => sse.dispose());
+      const subscription = subscribe(sse, ProjectEventsDocument, { projectId: 'ps-shutdown', since: '0' });
+      expect((await subscription.take(1)).map((r) => dataOf(r).projectEvents)).toEqual([event]);
+      const pending = subscription.next(8000).catch(() => undefined);
+
+      const started = Date.now();
+      closed = true;
+      await own.close();
+      // The server force-closes lingering connections only after 10 s; a feed that ends lets it stop at once.
+      expect(Date.now() - started).toBeLessThan(5000);
+      await pending;
+      expect(await subscription.ended).toBe(true);
+    } finally {
+      if (!closed) await own.close();
+    }
+  });
+
   it('refuses a malformed since with BAD_USER_INPUT', async () => {
     const id = 'ps-malformed';
     await publish(id, 'k', 1);
@@ -308,5 +340,149 @@ describe('projectEvents subscription', () => {
         expect.soft(await refusal(follow(transport, admin, id, since), 2000), `${JSON.stringify(since)} over ${transport}`).toEqual(['BAD_USER_INPUT']);
       }
     }
+  });
+});
+
+/** Reports every model call (`streamEvent.findMany`, `project.findUnique`, ...) made through this client. */
+function spy(db: Db, onCall: (call: string) => void): Db {
+  return new Proxy(db, {
+    get(target, model) {
+      const delegate: unknown = Reflect.get(target, model);
+      if (typeof delegate === 'function') return delegate.bind(target);
+      if (typeof model !== 'string' || model.startsWith('$') || typeof delegate !== 'object' || delegate === null) return delegate;
+      return new Proxy(delegate, {
+        get(d, method) {
+          const fn: unknown = Reflect.get(d, method);
+          if (typeof fn !== 'function') return fn;
+          return (...args: unknown[]) => {
+            onCall(`${model}.${String(method)}`);
+            return fn.apply(d, args);
+          };
+        },
+      });
+    },
+  });
+}
+
+/** Resolves with the promise's value, or rejects after `ms` so a test never hangs. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
+
+/**
+ * The projectEvents feed below the transports: when it reads, when it listens, and that it stops — things a
+ * client cannot see but a server pays for.
+ */
+describe('projectEvents feed (the service itself)', () => {
+  let store: Awaited<ReturnType<typeof freshDatabase>>;
+  let database: Database;
+  let config: Config;
+  const admin: Viewer = { personId: 'feed-admin', roles: new Set(['admin', 'ingest']), projects: '*', expiresAt: null };
+  const now = () => new Date();
+
+  beforeAll(async () => {
+    store = await freshDatabase();
+    config = loadConfig({ DATABASE_URL: store.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent' });
+    database = await openDatabase(config.store);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await store?.drop();
+  });
+
+  /** A pubsub that counts its live subscribers, and a feed service whose every store call is reported. */
+  function setup() {
+    const listening = { count: 0 };
+    const calls: string[] = [];
+    const pubsub = createLocalPubSub({ counter: { inc: () => (listening.count += 1), dec: () => (listening.count -= 1) } });
+    // Whether the feed has started its subscription (the local pubsub registers its listener on the first next()).
+    const subscription = { started: false };
+    const watched: PubSub = {
+      ...pubsub,
+      subscribe(topic, id, options) {
+        const source = pubsub.subscribe(topic, id, options);
+        const wrapper: typeof source = {
+          next: (...args) => ((subscription.started = true), source.next(...args)),
+          return: (value) => source.return!(value),
+          throw: (error) => source.throw!(error),
+          [Symbol.asyncIterator]: () => wrapper,
+        };
+        return wrapper;
+      },
+    };
+    const observed = { ...database, db: spy(database.db, (call) => calls.push(`db:${call}`)), read: spy(database.read, (call) => calls.push(`read:${call}`)) };
+    const feeds = createProjectFeeds({ database: observed, pubsub: watched, config, now });
+    const writes = createProjectWrites({ database, pubsub, config, now });
+    return { listening, subscription, calls, pubsub, feeds, writes };
+  }
+  async function until(ok: () => boolean, what: string) {
+    const deadline = Date.now() + 5000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  const history = (count: number, base: number): StreamEventInput[] =>
+    Array.from({ length: count }, (_, i) => ({
+      sequence: `${base + i}-0`,
+      eventType: 'data_published',
+      data: { dataKey: `k${i % 5}`, data: i, description: null },
+    }));
+
+  it('stops reading the backlog as soon as the subscriber leaves, and stops listening', async () => {
+    const { listening, calls, feeds, writes } = setup();
+    const id = 'feed-backlog';
+    const events = history(2000, Date.UTC(2024, 0, 1));
+    for (let i = 0; i < events.length; i += 1000) await writes.importEvents(admin, id, events.slice(i, i + 1000));
+
+    const feed = await feeds.projectEvents(admin, id, '0');
+    const first = await feed.next();
+    expect(first.value?.sequence).toBe(events[0]!.sequence);
+    expect(listening.count).toBe(1);
+    await feed.return(undefined);
+    // One page was read for the one event taken; the other three pages of the backlog never are.
+    expect(calls.filter((call) => call.endsWith('streamEvent.findMany'))).toHaveLength(1);
+    // Through the read connection (committed rows only).
+    expect(calls).toEqual(['read:streamEvent.findMany']);
+    await until(() => listening.count === 0, 'the feed stops listening');
+  });
+
+  it('starts listening before it reads the head, so an event committed just after subscribing is delivered', async () => {
+    const { subscription, calls, feeds, writes } = setup();
+    const id = 'feed-listen-first';
+    await writes.importEvents(admin, id, history(3, Date.UTC(2024, 1, 1)));
+    let listeningAtHeadRead: boolean | null = null;
+    calls.push = (...entries: string[]) => {
+      if (listeningAtHeadRead === null && entries.some((entry) => entry.endsWith('project.findUnique'))) listeningAtHeadRead = subscription.started;
+      return Array.prototype.push.apply(calls, entries);
+    };
+
+    // Without since: from now on.
+    const feed = await feeds.projectEvents(admin, id, null);
+    const next = feed.next();
+    await until(() => listeningAtHeadRead !== null, 'the head is read');
+    expect(listeningAtHeadRead).toBe(true);
+    expect(calls).toContain('read:project.findUnique');
+    const published = await writes.publishData(admin, { projectId: id, dataKey: 'live', data: true });
+    expect((await within(next, 5000, 'the live event')).value).toEqual(published);
+    await feed.return(undefined);
+  });
+
+  it('ends when the notifications end (the pubsub closing at shutdown)', async () => {
+    const { listening, pubsub, feeds, writes } = setup();
+    const id = 'feed-shutdown';
+    const event = await writes.publishData(admin, { projectId: id, dataKey: 'k', data: 1 });
+    const feed = await feeds.projectEvents(admin, id, '0');
+    expect((await feed.next()).value).toEqual(event);
+    const pending = feed.next();
+    await until(() => listening.count === 1, 'the feed listens');
+    await pubsub.close();
+    expect(await within(pending, 3000, 'the feed to end')).toEqual({ done: true, value: undefined });
   });
 });
