@@ -55,7 +55,7 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     const readable = isAdmin(v) || v.roles.has('ingest') || v.projects === '*' ? '*' : [...v.projects];
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('projects', args, ['string']);
-    const rows = size === 0 ? [] : await listProjects(read, readable, size + 1, key ? String(key[0]) : null);
+    const rows = await listProjects(read, readable, size + 1, key ? String(key[0]) : null);
     return toPage('projects', rows.map(viewOf), size, args, (p) => [p.id], () => countProjects(read, readable));
   }
 
@@ -65,7 +65,7 @@ export function createProjectReads({ database, config, now }: ServiceDeps) {
     const size = pageSize(args, config.limits.maxPageSize);
     const since = requireSequence(args.since ?? '0', 'since');
     const until = args.until != null ? requireSequence(args.until, 'until') : null;
-    const rows = size === 0 ? [] : await listStreamEvents(read, projectId, since, until, size + 1);
+    const rows = await listStreamEvents(read, projectId, since, until, size + 1);
     const page = rows.slice(0, size).map(toStreamEvent);
     return {
       edges: page.map((node) => ({ cursor: node.sequence, node })),

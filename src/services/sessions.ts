@@ -22,7 +22,7 @@ export function createSessions({ database, config }: ServiceDeps) {
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('sessions', args, ['time', 'string']);
     const after = key ? { lastAt: new Date(key[0] as number), sessionId: String(key[1]) } : null;
-    const rows = size === 0 ? [] : await listSessions(read, personId, size + 1, after);
+    const rows = await listSessions(read, personId, size + 1, after);
     return toPage('sessions', rows, size, args, (s) => [s.lastAt.getTime(), s.sessionId], () => countSessions(read, personId));
   }
 
@@ -31,7 +31,7 @@ export function createSessions({ database, config }: ServiceDeps) {
     requirePerson(viewer, owner.personId);
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('session-traces', args, ['seq']);
-    const rows = size === 0 ? [] : await listSessionTraces(read, owner.personId, owner.sessionId, size + 1, Number(key?.[0] ?? 0));
+    const rows = await listSessionTraces(read, owner.personId, owner.sessionId, size + 1, Number(key?.[0] ?? 0));
     return toPage('session-traces', rows, size, args, (t) => [t.seq ?? 0], async () => owner.traceCount);
   }
 

@@ -1,6 +1,6 @@
 import { canReadPerson, isAdmin, requireAdmin, requirePerson, requireViewer } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
-import { notFound } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import { deleteIdempotencyKeysBefore, findIdempotentResponse } from '../store/idempotency.js';
 import { lockSession, refreshSessionAggregates } from '../store/sessions.js';
 import { traceStatistics } from '../store/trace-stats.js';
@@ -12,6 +12,7 @@ import { afterKey, pageSize, toPage, type Page, type PageArgs } from './pages.js
 
 const DAY_MS = 86_400_000;
 const DELETE_BATCH = 5_000;
+const MAX_EVENT_TYPES = 100;
 
 export interface CleanupResult {
   deletedCount: number;
@@ -32,11 +33,12 @@ export function createTraces({ database, config, now }: ServiceDeps) {
   /** Newest first. Non-admins see their own traces only: naming another person is FORBIDDEN. */
   async function traces(viewer: Viewer | null, filter: TraceFilter, args: PageArgs): Promise<Page<TraceRow>> {
     const v = filter.personId ? requirePerson(viewer, filter.personId) : requireViewer(viewer);
+    if ((filter.eventTypes?.length ?? 0) > MAX_EVENT_TYPES) throw badInput(`eventTypes may list at most ${MAX_EVENT_TYPES} types`, 'eventTypes');
     const scoped = isAdmin(v) ? filter : { ...filter, personId: v.personId };
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('traces', args, ['time', 'string']);
     const after = key ? { timestamp: new Date(key[0] as number), id: String(key[1]) } : null;
-    const rows = size === 0 ? [] : await listTraces(read, scoped, size + 1, after);
+    const rows = await listTraces(read, scoped, size + 1, after);
     return toPage('traces', rows, size, args, (t) => [t.timestamp.getTime(), t.id], () => countTraces(read, scoped));
   }
 
