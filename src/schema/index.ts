@@ -7,6 +7,7 @@ import './context-updates.js';
 import './trace-replays.js';
 import './session-playback.js';
 import './projects.js';
+import './layouts.js';
 
 /** The whole schema, built once from the domain files above. */
 export const schema = lexicographicSortSchema(builder.toSchema());
