@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { freshDatabase, testProvider } from '../support/databases.js';
 import { spawnGateway, stopProcess, type GatewayProcess } from '../support/process.js';
+import { seededRandom } from '../support/random.js';
 import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
 /**
@@ -19,17 +20,6 @@ const PERSON = 'crash-person';
 const SESSIONS = ['s0', 's1', 's2'];
 const WORKERS = 4;
 
-/** mulberry32: small, seedable, good enough to pick kill moments reproducibly. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const UPDATE = `mutation ($input: UpdateContextInput!) { updateContext(input: $input) { duplicate trace { id sessionId } } }`;
 
@@ -76,7 +66,7 @@ describe('crash durability (kill -9 during ingest)', () => {
   });
 
   it(`keeps every acknowledged trace across SIGKILL, and retries store each update once (seed ${SEED})`, async () => {
-    const rand = random(SEED + (testProvider() === 'postgresql' ? 1 : 0));
+    const rand = seededRandom(SEED + (testProvider() === 'postgresql' ? 1 : 0));
     const requests: Request[] = [];
     const acknowledged = new Map<number, string>(); // seq -> trace id
     const unanswered = new Set<number>();

@@ -3,7 +3,8 @@ import { print } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionDocument, SessionsDocument, TracesDocument, UpdateContextDocument } from '../generated/graphql.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
-import { acked, metricValue, rawWs, untilMetric, type RawWs, type WireMessage } from '../support/raw-ws.js';
+import { metricValue, untilMetric } from '../support/metrics.js';
+import { acked, rawWs, type RawWs, type WireMessage } from '../support/raw-ws.js';
 import { signToken } from '../support/tokens.js';
 
 /**

@@ -22,6 +22,8 @@ import { openDatabase, type Database } from '../../src/store/database.js';
 import { existingSequences, insertStreamEvents, lockProject, updateProjectHead, upsertProjectData } from '../../src/store/project-streams.js';
 import { freshDatabase } from '../support/databases.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
+import { seededRandom } from '../support/random.js';
+import { compareSeq, seqKey } from '../support/sequences.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
 
 const SECOND = 1000;
@@ -32,18 +34,6 @@ const DAY = 24 * HOUR;
 const iso = (ms: number) => new Date(ms).toISOString();
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-/** A sequence `{unixMs}-{n}` as numbers; anything else fails the test. */
-function seqKey(sequence: string): [number, number] {
-  const match = /^(\d+)-(\d+)$/.exec(sequence);
-  if (!match) throw new Error(`not a {unixMs}-{n} sequence: ${JSON.stringify(sequence)}`);
-  return [Number(match[1]), Number(match[2])];
-}
-/** Orders sequences as (ms, n) number pairs, never as strings. */
-function compareSeq(a: string, b: string) {
-  const [am, an] = seqKey(a);
-  const [bm, bn] = seqKey(b);
-  return am - bm || an - bn;
-}
 const strictlyIncreasing = (sequences: string[]) => sequences.every((s, i) => i === 0 || compareSeq(sequences[i - 1]!, s) < 0);
 
 /** Sequences that are not `{unixMs}-{n}` (nor "0"), refused wherever a sequence is accepted. */
@@ -73,17 +63,6 @@ function modelState(events: StreamEventInput[]): DataItemFieldsFragment[] {
   return [...latest.values()].sort((a, b) => (a.dataKey < b.dataKey ? -1 : a.dataKey > b.dataKey ? 1 : 0));
 }
 
-/** A tiny deterministic PRNG (mulberry32), so the long stream is the same on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Section 2 of the contract, queries and mutations: publishData, project/projects, events, stateAt, topKeys,
@@ -437,7 +416,7 @@ describe('project event streams', () => {
 
     it('matches a model at many points of a 1,200-event stream (across several snapshots)', async () => {
       const id = 'pe-long';
-      const random = prng(20240601);
+      const random = seededRandom(20240601);
       const keys = ['alpha', 'beta', 'delta', 'epsilon', 'eta', 'gamma', 'zeta'];
       const base = Date.UTC(2024, 4, 1);
       const events: StreamEventInput[] = [];

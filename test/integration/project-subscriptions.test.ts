@@ -16,20 +16,12 @@ import { openDatabase, type Database, type Db } from '../../src/store/database.j
 import { sseClient, subscribe, wsClient, type Subscription } from '../support/clients.js';
 import { freshDatabase } from '../support/databases.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
+import { compareSeq } from '../support/sequences.js';
+import { untilMetric } from '../support/metrics.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
 
 const PUBSUB_SUBSCRIBERS = 'replay_gateway_pubsub_subscribers';
 
-function seqKey(sequence: string): [number, number] {
-  const match = /^(\d+)-(\d+)$/.exec(sequence);
-  if (!match) throw new Error(`not a {unixMs}-{n} sequence: ${JSON.stringify(sequence)}`);
-  return [Number(match[1]), Number(match[2])];
-}
-function compareSeq(a: string, b: string) {
-  const [am, an] = seqKey(a);
-  const [bm, bn] = seqKey(b);
-  return am - bm || an - bn;
-}
 
 /**
  * Section 2 of the contract, live: projectEvents(projectId, since) over graphql-ws and SSE. Catch-up from
@@ -67,19 +59,6 @@ describe('projectEvents subscription', () => {
   }
   afterEach(closeClients);
 
-  async function gauge(name: string): Promise<number> {
-    const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
-    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  }
-  async function untilGauge(name: string, ok: (value: number) => boolean, timeoutMs = 5000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await gauge(name);
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`${name} is still ${value} after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   async function publish(projectId: string, dataKey: string, data: unknown, token = ingest) {
     return dataOf(await gateway.execute(PublishDataDocument, { projectId, dataKey, data }, token)).publishData;
@@ -119,7 +98,7 @@ describe('projectEvents subscription', () => {
     const stored: StreamEventFieldsFragment[] = [];
     for (let i = 0; i < 5; i += 1) stored.push(await publish(id, `k${i % 2}`, { i }));
 
-    const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+    const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
     const subscriptions = (['ws', 'sse'] as const).flatMap((transport) => [
       { transport, since: '0', expect: (all: StreamEventFieldsFragment[]) => all },
       { transport, since: stored[1]!.sequence, expect: (all: StreamEventFieldsFragment[]) => all.slice(2) },
@@ -141,12 +120,12 @@ describe('projectEvents subscription', () => {
 
     // Leaving releases every server-side subscriber.
     await Promise.all(subscriptions.map((s) => s.subscription.stop()));
-    await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline);
+    await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline);
   });
 
   it('waits for the first event of a project that has none yet', async () => {
     const id = 'ps-empty';
-    const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+    const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
     const fromStart = follow('ws', admin, id, '0');
     const liveOnly = follow('sse', admin, id);
     await gateway.untilSubscribers(baseline + 2);
@@ -162,7 +141,7 @@ describe('projectEvents subscription', () => {
     const prefill: StreamEventFieldsFragment[] = [];
     for (let i = 0; i < 30; i += 1) prefill.push(await publish(id, `pre${i % 3}`, { i }));
 
-    const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+    const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
     type Follower = { name: string; since: string | undefined; subscription: Subscription<ProjectEventsSubscription> };
     const followers: Follower[] = [];
     const add = (name: string, transport: 'ws' | 'sse', since?: string) =>
@@ -229,7 +208,7 @@ describe('projectEvents subscription', () => {
     }
 
     await Promise.all([...followers, ...Object.values(live).map((subscription) => ({ subscription })), ...lateLive.map((subscription) => ({ subscription }))].map((f) => f.subscription.stop()));
-    await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline);
+    await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline);
   });
 
   it('refuses at subscribe time a token that may not read the project, over graphql-ws and SSE', async () => {
@@ -275,7 +254,7 @@ describe('projectEvents subscription', () => {
     const mineBefore = await publish(mine, 'k', 'mine-before');
     expect(theirsBefore).toHaveLength(2);
 
-    const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+    const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
     const subscriptions = [follow('ws', token, mine, '0'), follow('sse', token, mine, '0'), follow('ws', token, mine), follow('sse', token, mine)];
     await gateway.untilSubscribers(baseline + subscriptions.length);
     for (let i = 0; i < 3; i += 1) await publish(theirs, 'k', `theirs-${i}`);
@@ -294,7 +273,7 @@ describe('projectEvents subscription', () => {
   it('ends a subscription with UNAUTHENTICATED when its token expires, and delivers nothing after', async () => {
     const id = 'ps-expiry';
     const first = await publish(id, 'k', 'first');
-    const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+    const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
     const expiring = follow('ws', await gateway.token({ sub: 'ps-expiring', projects: [id], expiresIn: 2 }), id, '0');
     const control = follow('ws', await gateway.token({ sub: 'ps-control', projects: [id] }), id, '0');
     expect(await events(expiring, 1)).toEqual([first]);
@@ -302,7 +281,7 @@ describe('projectEvents subscription', () => {
     await gateway.untilSubscribers(baseline + 2);
     // The stream ends at expiry by itself (within ~2 s), with no event needed to notice it.
     expect(await refusal(expiring, 6000)).toEqual(['UNAUTHENTICATED']);
-    await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline + 1);
+    await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline + 1);
     const second = await publish(id, 'k', 'second');
     expect(await events(control, 1)).toEqual([second]);
   });

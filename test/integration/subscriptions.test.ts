@@ -9,6 +9,7 @@ import {
 } from '../generated/graphql.js';
 import { sseClient, subscribe, wsClient, type Subscription } from '../support/clients.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
+import { metricValue, untilMetric } from '../support/metrics.js';
 
 const PUBSUB_SUBSCRIBERS = 'replay_gateway_pubsub_subscribers';
 const WS_SUBSCRIPTIONS = 'replay_gateway_websocket_subscriptions';
@@ -49,21 +50,7 @@ describe('subscriptions', () => {
   }
   afterEach(closeClients);
 
-  async function gauge(name: string): Promise<number> {
-    const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
-    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  }
 
-  /** Polls /metrics until the gauge satisfies `ok`; bounded, fails with the last value seen. */
-  async function untilGauge(name: string, ok: (value: number) => boolean, timeoutMs = 5000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await gauge(name);
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`${name} is still ${value} after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   async function update(token: string, personId: string, sessionId: string, data: Record<string, unknown>, timestamp?: number) {
     const input = { personId, sessionId, sources: [{ source: 'test', data }], timestamp: timestamp === undefined ? undefined : iso(timestamp) };
@@ -85,7 +72,7 @@ describe('subscriptions', () => {
       const person = 'sub-order';
       const token = await tokenFor(person);
       // Every earlier subscriber is gone (each test waits for that), so counting starts from zero.
-      const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+      const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
       const overWs = subscribe(ws(token), ContextUpdatedDocument, { personId: person });
       const overSse = subscribe(sse(token), ContextUpdatedDocument, { personId: person });
       await gateway.untilSubscribers(baseline + 2);
@@ -121,7 +108,7 @@ describe('subscriptions', () => {
       // Leaving releases the server-side subscribers on both transports.
       await overWs.stop();
       await overSse.stop();
-      await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline);
+      await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline);
       await closeClients();
     });
 
@@ -129,7 +116,7 @@ describe('subscriptions', () => {
       const person = 'sub-session-filter';
       const token = await tokenFor(person);
       // Every earlier subscriber is gone (each test waits for that), so counting starts from zero.
-      const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+      const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
       const client = ws(token);
       const onlyS1 = subscribe(client, ContextUpdatedDocument, { personId: person, sessionId: 's1' });
       const overSse = subscribe(sse(token), ContextUpdatedDocument, { personId: person, sessionId: 's1' });
@@ -146,7 +133,7 @@ describe('subscriptions', () => {
       }
       await onlyS1.stop();
       await overSse.stop();
-      await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline);
+      await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline);
       await closeClients();
     });
 
@@ -158,7 +145,7 @@ describe('subscriptions', () => {
       expect(await refusal(subscribe(ws(bobToken), ContextUpdatedDocument, { personId: alice, sessionId: 's1' }))).toEqual(['FORBIDDEN']);
 
       // Every earlier subscriber is gone (each test waits for that), so counting starts from zero.
-      const baseline = await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === 0);
+      const baseline = await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === 0);
       const bobsOwn = subscribe(ws(bobToken), ContextUpdatedDocument, { personId: bob });
       const bobsOwnSse = subscribe(sse(bobToken), ContextUpdatedDocument, { personId: bob });
       const asAdmin = subscribe(ws(admin), ContextUpdatedDocument, { personId: alice });
@@ -178,7 +165,7 @@ describe('subscriptions', () => {
       expect(adminEvents).toEqual(aliceUpdates.map((u) => u.trace.id));
 
       await Promise.all([bobsOwn.stop(), bobsOwnSse.stop(), asAdmin.stop()]);
-      await untilGauge(PUBSUB_SUBSCRIBERS, (v) => v === baseline);
+      await untilMetric(gateway.url, PUBSUB_SUBSCRIBERS, (v) => v === baseline);
       await closeClients();
     });
   });
@@ -313,24 +300,24 @@ describe('subscriptions', () => {
       const person = 'sub-play-stop';
       const { token, traces } = await recorded(person, 's1', [20_000, 20_000]);
       // Earlier tests' connections are closed; wait until the server has counted them out.
-      const baseline = await untilGauge(WS_SUBSCRIPTIONS, (v) => v === 0);
+      const baseline = await untilMetric(gateway.url, WS_SUBSCRIPTIONS, (v) => v === 0);
       const client = ws(token);
       const playback = subscribe(client, SessionPlaybackDocument, { personId: person, sessionId: 's1', timeScale: 1, maxGapMs: 60_000 });
       const first = dataOf(await playback.next()).sessionPlayback;
       expect(first.trace?.id).toBe(traces[0]!.trace.id);
-      expect(await gauge(WS_SUBSCRIPTIONS)).toBe(baseline + 1);
+      expect(await metricValue(gateway.url, WS_SUBSCRIPTIONS)).toBe(baseline + 1);
 
       // Mid-wait (the next frame is 20 s away): leaving ends the operation on the server at once.
       const stoppedAt = performance.now();
       await playback.stop();
-      await untilGauge(WS_SUBSCRIPTIONS, (v) => v === baseline, 2000);
+      await untilMetric(gateway.url, WS_SUBSCRIPTIONS, (v) => v === baseline, 2000);
       expect(performance.now() - stoppedAt).toBeLessThan(2000);
 
       // The connection stays usable: a new playback on it runs to the end at a fast scale.
       const again = subscribe(client, SessionPlaybackDocument, { personId: person, sessionId: 's1', timeScale: 1, maxGapMs: 10 });
       const frames = await again.take(4);
       expect(frames.map((r) => dataOf(r).sessionPlayback.index)).toEqual([0, 1, 2, 3]);
-      await untilGauge(WS_SUBSCRIPTIONS, (v) => v === baseline, 2000);
+      await untilMetric(gateway.url, WS_SUBSCRIPTIONS, (v) => v === baseline, 2000);
       await closeClients();
     });
   });

@@ -4,6 +4,7 @@ import { createLogger } from 'graphql-yoga';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createServer, type GatewayServer } from '../../src/server.js';
 import { freshDatabase } from './databases.js';
+import { untilMetric } from './metrics.js';
 import { signToken, TEST_JWT_SECRET, type TokenClaims } from './tokens.js';
 
 export interface TestGateway extends GatewayServer {
@@ -44,16 +45,8 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       const body = (await response.json()) as ExecutionResult<never>;
       return { ...body, status: response.status };
     },
-    async untilSubscribers(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      const metricsUrl = server.url.replace(/\/graphql$/, '/metrics');
-      for (;;) {
-        const text = await (await fetch(metricsUrl)).text();
-        const value = Number(/^replay_gateway_pubsub_subscribers (\S+)$/m.exec(text)?.[1] ?? 0);
-        if (value >= count) return;
-        if (Date.now() > deadline) throw new Error(`Only ${value} of ${count} subscribers after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+    untilSubscribers: async (count, timeoutMs = 10_000) => {
+      await untilMetric(server.url, 'replay_gateway_pubsub_subscribers', (value) => value >= count, timeoutMs);
     },
     async close() {
       await server.close();
