@@ -46,9 +46,9 @@ export function requireProjectReader(viewer: Viewer | null, projectId: string): 
   return v;
 }
 
-/** Only backend services (`ingest`) and admins append to project streams. */
-export function requireProjectWriter(viewer: Viewer | null): Viewer {
+/** Only backend services (`ingest`) and admins append to project streams and record simulations. */
+export function requireIngest(viewer: Viewer | null, action: string): Viewer {
   const v = requireViewer(viewer);
-  if (!isAdmin(v) && !v.roles.has('ingest')) throw forbidden('Publishing to projects needs the ingest or admin role');
+  if (!isAdmin(v) && !v.roles.has('ingest')) throw forbidden(`${action} needs the ingest or admin role`);
   return v;
 }

@@ -8,6 +8,7 @@ import './trace-replays.js';
 import './session-playback.js';
 import './projects.js';
 import './layouts.js';
+import './simulations.js';
 
 /** The whole schema, built once from the domain files above. */
 export const schema = lexicographicSortSchema(builder.toSchema());

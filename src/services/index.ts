@@ -4,6 +4,7 @@ import { createProjectFeeds } from './project-feeds.js';
 import { createProjectReads } from './project-reads.js';
 import { createProjectWrites } from './project-writes.js';
 import { createSessionPlayback } from './session-playback.js';
+import { createSimulationRecordings } from './simulation-recordings.js';
 import { createSessions } from './sessions.js';
 import { createTraceReplays } from './trace-replays.js';
 import { createTraces } from './traces.js';
@@ -19,6 +20,7 @@ export function createServices(deps: ServiceDeps) {
     ...createProjectWrites(deps),
     ...createProjectReads(deps),
     ...createProjectFeeds(deps),
+    ...createSimulationRecordings(deps),
     subscribe: deps.pubsub.subscribe.bind(deps.pubsub),
   };
 }

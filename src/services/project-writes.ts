@@ -1,4 +1,4 @@
-import { requireProjectWriter } from '../auth/access.js';
+import { requireIngest } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import { matchesNeed } from '../domain/data-needs.js';
 import { applyDataEvents, type DataItem, type ProjectState } from '../domain/project-state.js';
@@ -123,7 +123,7 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
     requireId(input.dataKey, 'dataKey');
     rejectNulCharacters([input.data, input.description], 'data');
     if (input.description != null && input.description.length > 2000) throw badInput('description must be at most 2000 characters', 'description');
-    requireProjectWriter(viewer);
+    requireIngest(viewer, 'Writing to projects');
     const key = input.clientEventId
       ? { scope: `project:${input.projectId}`, operation: 'publishData', key: requireId(input.clientEventId, 'clientEventId') }
       : null;
@@ -154,7 +154,7 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
     if (input.dataNeeds.length > 100) throw badInput('dataNeeds must hold at most 100 needs', 'dataNeeds');
     rejectNulCharacters(input.dataNeeds, 'dataNeeds');
     const lastSeen = requireSequence(input.lastSeenSequence, 'lastSeenSequence');
-    requireProjectWriter(viewer);
+    requireIngest(viewer, 'Writing to projects');
     const key = input.clientEventId
       ? { scope: `project:${input.projectId}`, operation: 'registerAgent', key: requireId(input.clientEventId, 'clientEventId') }
       : null;
@@ -187,7 +187,7 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
    */
   async function importEvents(viewer: Viewer | null, projectId: string, inputs: readonly StreamEventInput[]) {
     requireId(projectId, 'projectId');
-    requireProjectWriter(viewer);
+    requireIngest(viewer, 'Writing to projects');
     if (inputs.length > MAX_IMPORT_EVENTS) throw badInput(`events must hold at most ${MAX_IMPORT_EVENTS} events`, 'events');
     const latestAllowed = now().getTime() + MAX_IMPORT_AHEAD_MS;
     rejectNulCharacters(inputs, 'events');

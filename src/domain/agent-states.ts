@@ -1,0 +1,73 @@
+/** An agent as recorded at one tick. */
+export interface AgentTickState {
+  id: string;
+  zone: string;
+  stance: number;
+  emotion: number;
+  influenceScore: number;
+  recentAction: string | null;
+  reasoning: string | null;
+}
+
+export type AgentStates = ReadonlyMap<string, AgentTickState>;
+
+export interface ZoneTransition {
+  tick: number;
+  agentId: string;
+  fromZone: string;
+  toZone: string;
+  reason: string | null;
+}
+
+/** Ticks at multiples of the interval hold every agent's full state; the others only what changed. */
+export const isKeyframe = (tick: number, interval: number) => tick % interval === 0;
+export const keyframeAtOrBefore = (tick: number, interval: number) => tick - (tick % interval);
+
+const sameState = (a: AgentTickState, b: AgentTickState) =>
+  a.zone === b.zone &&
+  a.stance === b.stance &&
+  a.emotion === b.emotion &&
+  a.influenceScore === b.influenceScore &&
+  a.recentAction === b.recentAction &&
+  a.reasoning === b.reasoning;
+
+/** The states after a tick: the previous ones with this tick's reported agents laid over them. */
+export function applyAgentChanges(previous: AgentStates, changes: readonly AgentTickState[]): Map<string, AgentTickState> {
+  const next = new Map(previous);
+  for (const state of changes) next.set(state.id, state);
+  return next;
+}
+
+/** What a non-keyframe tick stores: the agents whose state differs from the tick before. */
+export const changedAgents = (previous: AgentStates, next: AgentStates): AgentTickState[] =>
+  [...next.values()].filter((state) => {
+    const before = previous.get(state.id);
+    return !before || !sameState(before, state);
+  });
+
+/** How many agents are in each zone (all agents, not a sample). */
+export function zonePopulations(states: AgentStates): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const state of states.values()) counts[state.zone] = (counts[state.zone] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * The agents that moved zone at this tick. The reason is the agent's own recent action, else the type of an event
+ * active in the zone it moved to, else unknown.
+ */
+export function zoneTransitions(
+  previous: AgentStates,
+  next: AgentStates,
+  tick: number,
+  eventTypeIn: (zone: string) => string | null,
+): ZoneTransition[] {
+  const moves: ZoneTransition[] = [];
+  for (const state of next.values()) {
+    const before = previous.get(state.id);
+    if (before && before.zone !== state.zone) {
+      moves.push({ tick, agentId: state.id, fromZone: before.zone, toZone: state.zone, reason: state.recentAction ?? eventTypeIn(state.zone) });
+    }
+  }
+  return moves;
+}

@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { requireIngest, requireViewer } from '../auth/access.js';
+import type { Viewer } from '../auth/viewer.js';
+import {
+  applyAgentChanges,
+  changedAgents,
+  isKeyframe,
+  keyframeAtOrBefore,
+  zonePopulations,
+  zoneTransitions,
+  type AgentStates,
+  type AgentTickState,
+  type ZoneTransition,
+} from '../domain/agent-states.js';
+import { isJsonObject } from '../domain/json.js';
+import { AppError, badInput, notFound } from '../errors.js';
+import type { Db, Tx } from '../store/database.js';
+import {
+  activeEventsAt,
+  createSimulation,
+  existingEventIds,
+  findSimulation,
+  insertEvents,
+  insertTicks,
+  insertTransitions,
+  lockSimulation,
+  tickDigests,
+  ticksBetween,
+  updateSimulation,
+  type NewTick,
+  type SimulationEventRow,
+  type SimulationRow,
+} from '../store/simulations.js';
+import type { ServiceDeps } from './deps.js';
+import { rejectNulCharacters, requireId, requireIntInRange } from './input-checks.js';
+
+export type SimulationStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED';
+
+export interface RecordSimulationInput {
+  nodeId: string;
+  keyframeInterval?: number | null;
+  agents: readonly { id: string; personaName?: string | null; segment?: string | null }[];
+  influence?: readonly { from: string; to: string; strength: number }[] | null;
+}
+
+export interface AgentTickInput {
+  id: string;
+  zone: string;
+  stance: number;
+  emotion: number;
+  influenceScore: number;
+  recentAction?: string | null;
+  reasoning?: string | null;
+}
+
+export interface EventInput {
+  id: string;
+  type: string;
+  name?: string | null;
+  intensity?: number | null;
+  affectedZone?: string | null;
+  durationTicks?: number | null;
+}
+
+export interface TickInput {
+  tick: number;
+  metrics?: unknown;
+  agents: readonly AgentTickInput[];
+  events?: readonly EventInput[] | null;
+}
+
+export const MAX_TICKS_PER_CALL = 1000;
+const MAX_AGENTS = 100_000;
+
+const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Every agent's state at `tick`: the keyframe at or before it plus the changes recorded after it. */
+export async function agentStatesAt(db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number) {
+  const rows = await ticksBetween(db, simulation.nodeId, keyframeAtOrBefore(tick, simulation.keyframeInterval), tick);
+  let states: AgentStates = new Map();
+  for (const row of rows) states = applyAgentChanges(states, row.agents as unknown as AgentTickState[]);
+  return states;
+}
+
+function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
+  requireId(input.zone, `${where}.zone`, 100);
+  for (const field of ['stance', 'emotion', 'influenceScore'] as const) {
+    if (!Number.isFinite(input[field])) throw badInput(`${field} must be a finite number`, `${where}.${field}`);
+  }
+  return {
+    id: input.id,
+    zone: input.zone,
+    stance: input.stance,
+    emotion: input.emotion,
+    influenceScore: input.influenceScore,
+    recentAction: input.recentAction ?? null,
+    reasoning: input.reasoning ?? null,
+  };
+}
+
+/**
+ * Recording simulation telemetry (ingest or admin), shaped for replay: full agent states at keyframes, changes
+ * in between, and zone populations, transitions and events derived as each tick is stored, so replays never
+ * recompute history. Telemetry is immutable: a tick sent again is a no-op, a different one a CONFLICT.
+ */
+export function createSimulationRecordings({ database, now }: ServiceDeps) {
+  const { db, read, provider } = database;
+
+  async function recordSimulation(viewer: Viewer | null, input: RecordSimulationInput): Promise<SimulationRow> {
+    requireIngest(viewer, 'Recording simulations');
+    requireId(input.nodeId, 'nodeId');
+    const keyframeInterval = requireIntInRange(input.keyframeInterval ?? 5, 'keyframeInterval', 1, 1000);
+    if (input.agents.length === 0 || input.agents.length > MAX_AGENTS) throw badInput(`agents must hold 1 to ${MAX_AGENTS} agents`, 'agents');
+    rejectNulCharacters([input.agents, input.influence], 'agents');
+    const agents = input.agents.map((agent, i) => ({
+      id: requireId(agent.id, `agents[${i}].id`),
+      personaName: agent.personaName ?? null,
+      segment: agent.segment ?? null,
+    }));
+    const ids = new Set(agents.map((agent) => agent.id));
+    if (ids.size !== agents.length) throw badInput('agent ids must be unique', 'agents');
+    const influence = (input.influence ?? []).map((edge, i) => {
+      if (!ids.has(edge.from) || !ids.has(edge.to)) throw badInput('influence edges must join recorded agents', `influence[${i}]`);
+      if (!Number.isFinite(edge.strength)) throw badInput('strength must be a finite number', `influence[${i}].strength`);
+      return { from: edge.from, to: edge.to, strength: edge.strength };
+    });
+
+    return db.$transaction(async (tx) => {
+      const existing = await lockSimulation(tx, provider, input.nodeId);
+      const definition = { keyframeInterval, agents, influence };
+      if (existing) {
+        // Recording the same run again is a no-op; a different definition for the node is a conflict.
+        const same = sha256({ keyframeInterval: existing.keyframeInterval, agents: existing.agents, influence: existing.influence }) === sha256(definition);
+        if (!same) throw new AppError('CONFLICT', `Simulation ${input.nodeId} was already recorded with another definition`, { nodeStatus: existing.status });
+        return existing;
+      }
+      const at = now();
+      return createSimulation(tx, {
+        nodeId: input.nodeId,
+        status: 'PENDING',
+        keyframeInterval,
+        totalTicks: 0,
+        agentCount: agents.length,
+        agents,
+        influence,
+        createdAt: at,
+        updatedAt: at,
+      });
+    });
+  }
+
+  async function recordTicks(viewer: Viewer | null, nodeId: string, inputs: readonly TickInput[]) {
+    requireIngest(viewer, 'Recording simulations');
+    requireId(nodeId, 'nodeId');
+    if (inputs.length === 0 || inputs.length > MAX_TICKS_PER_CALL) throw badInput(`ticks must hold 1 to ${MAX_TICKS_PER_CALL} ticks`, 'ticks');
+    rejectNulCharacters(inputs, 'ticks');
+    inputs.forEach((input, i) => {
+      requireIntInRange(input.tick, `ticks[${i}].tick`, 0, 10_000_000);
+      if (i > 0 && input.tick <= inputs[i - 1]!.tick) throw badInput('ticks must be in increasing order', `ticks[${i}].tick`);
+      if (input.metrics != null && !isJsonObject(input.metrics)) throw badInput('metrics must be a JSON object', `ticks[${i}].metrics`);
+    });
+
+    return db.$transaction(async (tx) => {
+      const simulation = await lockSimulation(tx, provider, nodeId);
+      if (!simulation) throw notFound(`Simulation ${nodeId}`);
+      const digestOf = (input: TickInput) =>
+        sha256({ ...input, agents: [...input.agents].sort(byId), events: [...(input.events ?? [])].sort(byId) });
+
+      const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
+      const fresh = inputs.filter((input) => {
+        if (input.tick >= simulation.totalTicks) return true;
+        if (stored.get(input.tick) !== digestOf(input)) {
+          throw new AppError('CONFLICT', `Tick ${input.tick} was already recorded with other telemetry`, { tick: input.tick });
+        }
+        return false;
+      });
+      if (fresh.length > 0 && (simulation.status === 'COMPLETED' || simulation.status === 'FAILED')) {
+        throw new AppError('CONFLICT', `Simulation ${nodeId} is ${simulation.status}: it takes no more ticks`, { nodeStatus: simulation.status });
+      }
+      fresh.forEach((input, i) => {
+        const expected = simulation.totalTicks + i;
+        if (input.tick !== expected) throw badInput(`ticks are appended in order: the next one is ${expected}`, 'ticks', { expectedTick: expected });
+      });
+
+      const agentIds = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
+      let states: AgentStates = simulation.totalTicks > 0 ? await agentStatesAt(tx, simulation, simulation.totalTicks - 1) : new Map();
+      const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.tick) : [];
+      const batchEvents: SimulationEventRow[] = [];
+      const ticks: NewTick[] = [];
+      const transitions: ZoneTransition[] = [];
+
+      for (const input of fresh) {
+        const where = `ticks[${inputs.indexOf(input)}]`;
+        const seen = new Set<string>();
+        const reported = input.agents.map((agent, i) => {
+          if (!agentIds.has(agent.id)) throw badInput(`agent ${agent.id} is not part of this simulation`, `${where}.agents[${i}].id`);
+          if (seen.has(agent.id)) throw badInput(`agent ${agent.id} is reported twice`, `${where}.agents[${i}].id`);
+          seen.add(agent.id);
+          return checkAgentState(agent, `${where}.agents[${i}]`);
+        });
+        if (input.tick === 0 && seen.size !== agentIds.size) {
+          throw badInput('tick 0 must report every agent (later ticks may report only those that changed)', `${where}.agents`);
+        }
+        for (const [i, event] of (input.events ?? []).entries()) {
+          requireId(event.id, `${where}.events[${i}].id`);
+          requireId(event.type, `${where}.events[${i}].type`, 100);
+          const duration = requireIntInRange(event.durationTicks ?? 1, `${where}.events[${i}].durationTicks`, 1, 10_000_000);
+          const intensity = event.intensity ?? 1;
+          if (!Number.isFinite(intensity)) throw badInput('intensity must be a finite number', `${where}.events[${i}].intensity`);
+          if (batchEvents.some((e) => e.eventId === event.id)) throw badInput(`event ${event.id} is recorded twice`, `${where}.events[${i}].id`);
+          const row = { eventId: event.id, tick: input.tick, endTick: input.tick + duration, type: event.type, name: event.name ?? null, intensity, affectedZone: event.affectedZone ?? null };
+          batchEvents.push(row);
+          active.push(row);
+        }
+
+        const next = applyAgentChanges(states, reported);
+        const eventTypeIn = (zone: string) =>
+          active.find((e) => e.tick <= input.tick && e.endTick > input.tick && e.affectedZone === zone)?.type ?? null;
+        transitions.push(...zoneTransitions(states, next, input.tick, eventTypeIn));
+        ticks.push({
+          tick: input.tick,
+          agents: isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next),
+          metrics: input.metrics ?? {},
+          zonePopulations: zonePopulations(next),
+          digest: digestOf(input),
+        });
+        states = next;
+      }
+
+      const reused = await existingEventIds(tx, nodeId, batchEvents.map((e) => e.eventId));
+      if (reused.size > 0) throw badInput(`event ids already recorded: ${[...reused].join(', ')}`, 'ticks');
+      await insertTicks(tx, nodeId, ticks);
+      await insertTransitions(tx, nodeId, transitions);
+      await insertEvents(tx, nodeId, batchEvents);
+      const totalTicks = simulation.totalTicks + ticks.length;
+      const status: SimulationStatus = ticks.length > 0 && simulation.status === 'PENDING' ? 'RUNNING' : (simulation.status as SimulationStatus);
+      if (ticks.length > 0) await updateSimulation(tx, nodeId, { totalTicks, status, updatedAt: now() });
+      return { nodeId, recordedTicks: ticks.length, skippedTicks: inputs.length - ticks.length, totalTicks, status };
+    });
+  }
+
+  /** Marks the run complete: its telemetry is final from here on. Completing twice is a no-op. */
+  async function completeSimulation(viewer: Viewer | null, nodeId: string): Promise<SimulationRow> {
+    requireIngest(viewer, 'Recording simulations');
+    return db.$transaction(async (tx) => {
+      const simulation = await lockSimulation(tx, provider, nodeId);
+      if (!simulation) throw notFound(`Simulation ${nodeId}`);
+      if (simulation.status === 'COMPLETED') return simulation;
+      if (simulation.status === 'FAILED') throw new AppError('CONFLICT', `Simulation ${nodeId} failed; it cannot complete`, { nodeStatus: 'FAILED' });
+      return updateSimulation(tx, nodeId, { status: 'COMPLETED', updatedAt: now() });
+    });
+  }
+
+  /** Any valid token may read simulations. */
+  async function simulation(viewer: Viewer | null, nodeId: string): Promise<SimulationRow | null> {
+    requireViewer(viewer);
+    return findSimulation(read, nodeId);
+  }
+
+  return { recordSimulation, recordTicks, completeSimulation, simulation };
+}

@@ -1,0 +1,91 @@
+import { Prisma, type Simulation, type SimulationTick } from '../generated/prisma/sqlite/client.js';
+import type { AgentTickState, ZoneTransition } from '../domain/agent-states.js';
+import type { Database, Db, Tx } from './database.js';
+
+export type { Simulation as SimulationRow, SimulationTick as SimulationTickRow };
+
+export interface SimulationEventRow {
+  eventId: string;
+  tick: number;
+  endTick: number;
+  type: string;
+  name: string | null;
+  intensity: number;
+  affectedZone: string | null;
+}
+
+export const findSimulation = (db: Db | Tx, nodeId: string) => db.simulation.findUnique({ where: { nodeId } });
+
+export const createSimulation = (tx: Tx, data: Prisma.SimulationUncheckedCreateInput) => tx.simulation.create({ data });
+
+/** The simulation row for this write transaction (a row lock on PostgreSQL: recorders of one node take turns). */
+export async function lockSimulation(tx: Tx, provider: Database['provider'], nodeId: string) {
+  if (provider === 'postgresql') await tx.$queryRaw`SELECT 1 FROM simulations WHERE node_id = ${nodeId} FOR UPDATE`;
+  return findSimulation(tx, nodeId);
+}
+
+export const updateSimulation = (tx: Tx, nodeId: string, data: Prisma.SimulationUncheckedUpdateInput) =>
+  tx.simulation.update({ where: { nodeId }, data });
+
+/** The stored digests of these ticks, to tell resends from conflicts. */
+export async function tickDigests(tx: Tx, nodeId: string, ticks: readonly number[]): Promise<Map<number, string>> {
+  if (ticks.length === 0) return new Map();
+  const rows = await tx.simulationTick.findMany({
+    where: { nodeId, tick: { gte: Math.min(...ticks), lte: Math.max(...ticks) } },
+    select: { tick: true, digest: true },
+  });
+  return new Map(rows.map((row) => [row.tick, row.digest]));
+}
+
+/** The keyframe at `from` and every tick after it up to `to`, in order: what rebuilding the state at `to` reads. */
+export const ticksBetween = (db: Db | Tx, nodeId: string, from: number, to: number) =>
+  db.simulationTick.findMany({ where: { nodeId, tick: { gte: from, lte: to } }, orderBy: { tick: 'asc' } });
+
+export interface NewTick {
+  tick: number;
+  agents: AgentTickState[];
+  metrics: unknown;
+  zonePopulations: Record<string, number>;
+  digest: string;
+}
+
+export async function insertTicks(tx: Tx, nodeId: string, ticks: readonly NewTick[]) {
+  for (const tick of ticks) {
+    await tx.simulationTick.create({
+      data: {
+        nodeId,
+        tick: tick.tick,
+        agents: tick.agents as unknown as Prisma.InputJsonValue,
+        metrics: tick.metrics as Prisma.InputJsonValue,
+        zonePopulations: tick.zonePopulations,
+        digest: tick.digest,
+      },
+    });
+  }
+}
+
+const CHUNK = 500;
+
+export async function insertTransitions(tx: Tx, nodeId: string, transitions: readonly ZoneTransition[]) {
+  for (let i = 0; i < transitions.length; i += CHUNK) {
+    const rows = transitions
+      .slice(i, i + CHUNK)
+      .map((t) => Prisma.sql`(${nodeId}, ${t.tick}, ${t.agentId}, ${t.fromZone}, ${t.toZone}, ${t.reason})`);
+    await tx.$executeRaw`INSERT INTO simulation_transitions (node_id, tick, agent_id, from_zone, to_zone, reason) VALUES ${Prisma.join(rows)}`;
+  }
+}
+
+export async function insertEvents(tx: Tx, nodeId: string, events: readonly SimulationEventRow[]) {
+  if (events.length > 0) await tx.simulationEvent.createMany({ data: events.map((event) => ({ nodeId, ...event })) });
+}
+
+/** Events active at `tick` (started at or before it, not yet over). */
+export const activeEventsAt = (db: Db | Tx, nodeId: string, tick: number) =>
+  db.simulationEvent.findMany({ where: { nodeId, tick: { lte: tick }, endTick: { gt: tick } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
+
+/** Event ids already recorded for this node (an event id is unique within a simulation). */
+export async function existingEventIds(tx: Tx, nodeId: string, ids: readonly string[]) {
+  if (ids.length === 0) return new Set<string>();
+  const rows = await tx.simulationEvent.findMany({ where: { nodeId, eventId: { in: [...ids] } }, select: { eventId: true } });
+  return new Set(rows.map((row) => row.eventId));
+}
