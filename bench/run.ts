@@ -3,10 +3,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ingestBulk } from './ingest-bulk.js';
 import { timeTravel } from './time-travel.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const benchmarks: Record<string, (size: BenchmarkSize, databaseUrl: string) => Promise<BenchmarkResult>> = {
+  'ingest-bulk': ingestBulk,
   'time-travel': timeTravel,
 };
 

@@ -32,6 +32,7 @@ import {
   type SimulationRow,
 } from '../store/simulations.js';
 import type { ServiceDeps } from './deps.js';
+import { retryOnUniqueViolation } from './idempotent-writes.js';
 import { rejectNulCharacters, requireId, requireIntInRange } from './input-checks.js';
 
 export type SimulationStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED';
@@ -72,8 +73,28 @@ export interface TickInput {
 export const MAX_TICKS_PER_CALL = 1000;
 const MAX_AGENTS = 100_000;
 
-const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+/** JSON with object keys sorted at every depth: the same data always hashes the same (JSONB reorders keys). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isJsonObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+const sha256 = (value: unknown) => createHash('sha256').update(canonicalJson(value)).digest('hex');
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A run's definition as compared on a re-record: order of agents and edges does not matter. */
+const definitionDigest = (definition: { keyframeInterval: number; agents: unknown; influence: unknown }) =>
+  sha256({
+    keyframeInterval: definition.keyframeInterval,
+    agents: (definition.agents as { id: string }[]).map(canonicalJson).sort(byText),
+    influence: (definition.influence as unknown[]).map(canonicalJson).sort(byText),
+  });
 
 /** Every agent's state at `tick`: the keyframe at or before it plus the changes recorded after it. */
 export async function agentStatesAt(db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number) {
@@ -94,10 +115,21 @@ function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
     stance: input.stance,
     emotion: input.emotion,
     influenceScore: input.influenceScore,
-    recentAction: input.recentAction ?? null,
-    reasoning: input.reasoning ?? null,
+    recentAction: input.recentAction || null,
+    reasoning: input.reasoning || null,
   };
 }
+
+/** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
+const tickDigest = (input: TickInput, where: string) =>
+  sha256({
+    tick: input.tick,
+    metrics: input.metrics ?? {},
+    agents: input.agents.map((agent, i) => checkAgentState(agent, `${where}.agents[${i}]`)).sort(byId),
+    events: (input.events ?? [])
+      .map((e) => ({ id: e.id, type: e.type, name: e.name ?? null, intensity: e.intensity ?? 1, affectedZone: e.affectedZone ?? null, durationTicks: e.durationTicks ?? 1 }))
+      .sort(byId),
+  });
 
 /**
  * Recording simulation telemetry (ingest or admin), shaped for replay: full agent states at keyframes, changes
@@ -126,12 +158,13 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       return { from: edge.from, to: edge.to, strength: edge.strength };
     });
 
-    return db.$transaction(async (tx) => {
+    // Two first recordings of a node race on its primary key; the loser is retried into the "already there" path.
+    return retryOnUniqueViolation(() => db.$transaction(async (tx) => {
       const existing = await lockSimulation(tx, provider, input.nodeId);
       const definition = { keyframeInterval, agents, influence };
       if (existing) {
         // Recording the same run again is a no-op; a different definition for the node is a conflict.
-        const same = sha256({ keyframeInterval: existing.keyframeInterval, agents: existing.agents, influence: existing.influence }) === sha256(definition);
+        const same = definitionDigest(existing) === definitionDigest(definition);
         if (!same) throw new AppError('CONFLICT', `Simulation ${input.nodeId} was already recorded with another definition`, { nodeStatus: existing.status });
         return existing;
       }
@@ -147,7 +180,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         createdAt: at,
         updatedAt: at,
       });
-    });
+    }));
   }
 
   async function recordTicks(viewer: Viewer | null, nodeId: string, inputs: readonly TickInput[]) {
@@ -164,8 +197,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
     return db.$transaction(async (tx) => {
       const simulation = await lockSimulation(tx, provider, nodeId);
       if (!simulation) throw notFound(`Simulation ${nodeId}`);
-      const digestOf = (input: TickInput) =>
-        sha256({ ...input, agents: [...input.agents].sort(byId), events: [...(input.events ?? [])].sort(byId) });
+      const digestOf = (input: TickInput) => tickDigest(input, `ticks[${inputs.indexOf(input)}]`);
 
       const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
       const fresh = inputs.filter((input) => {
