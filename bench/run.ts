@@ -1,6 +1,6 @@
 // npm run bench [-- NAME...]: runs the benchmarks (all, or those named) and writes bench/results.json.
 // BENCH_SIZE=smoke runs them on tiny data; BENCH_DATABASE_URL picks the store (default: a temp SQLite file).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ingestBulk } from './ingest-bulk.js';
@@ -15,7 +15,7 @@ const benchmarks: Record<string, (size: BenchmarkSize, databaseUrl: string) => P
 export async function runBenchmarks(names: readonly string[], size: BenchmarkSize, output: string | null) {
   const unknown = names.filter((name) => !(name in benchmarks));
   if (unknown.length > 0) throw new Error(`Unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`);
-  const results = [];
+  const results: (BenchmarkResult & { size: BenchmarkSize; node: string; date: string })[] = [];
   for (const name of names.length > 0 ? names : Object.keys(benchmarks)) {
     const dir = mkdtempSync(join(tmpdir(), 'replay-bench-'));
     try {
@@ -26,7 +26,12 @@ export async function runBenchmarks(names: readonly string[], size: BenchmarkSiz
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (output) writeFileSync(output, `${JSON.stringify(results, null, 2)}\n`);
+  if (output) {
+    // Running some benchmarks keeps the others' last results.
+    const kept = existsSync(output) ? (JSON.parse(readFileSync(output, 'utf8')) as { name: string }[]) : [];
+    const merged = [...kept.filter((old) => !results.some((r) => r.name === old.name)), ...results].sort((a, b) => a.name.localeCompare(b.name));
+    writeFileSync(output, `${JSON.stringify(merged, null, 2)}\n`);
+  }
   return results;
 }
 
