@@ -9,6 +9,7 @@ import './session-playback.js';
 import './projects.js';
 import './layouts.js';
 import './simulations.js';
+import './replay-sessions.js';
 
 /** The whole schema, built once from the domain files above. */
 export const schema = lexicographicSortSchema(builder.toSchema());

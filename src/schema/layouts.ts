@@ -8,7 +8,7 @@ const Rect = builder.simpleObject('Rect', {
 
 const Size = builder.simpleObject('Size', { fields: (t) => ({ width: t.float(), height: t.float() }) });
 
-const Zone = builder.objectRef<ZoneShape>('Zone').implement({
+export const Zone = builder.objectRef<ZoneShape>('Zone').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),

@@ -3,6 +3,7 @@ import type { ServiceDeps } from './deps.js';
 import { createProjectFeeds } from './project-feeds.js';
 import { createProjectReads } from './project-reads.js';
 import { createProjectWrites } from './project-writes.js';
+import { createReplaySessions } from './replay-sessions.js';
 import { createSessionPlayback } from './session-playback.js';
 import { createSimulationRecordings } from './simulation-recordings.js';
 import { createSessions } from './sessions.js';
@@ -21,6 +22,7 @@ export function createServices(deps: ServiceDeps) {
     ...createProjectReads(deps),
     ...createProjectFeeds(deps),
     ...createSimulationRecordings(deps),
+    ...createReplaySessions(deps),
     subscribe: deps.pubsub.subscribe.bind(deps.pubsub),
   };
 }

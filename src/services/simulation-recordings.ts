@@ -96,13 +96,22 @@ const definitionDigest = (definition: { keyframeInterval: number; agents: unknow
     influence: (definition.influence as unknown[]).map(canonicalJson).sort(byText),
   });
 
-/** Every agent's state at `tick`: the keyframe at or before it plus the changes recorded after it. */
-export async function agentStatesAt(db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number) {
+/**
+ * Every agent's state at `tick` (the keyframe at or before it plus the changes recorded after it, so the cost
+ * does not grow with the tick number), and that tick's stored row. Null when the tick was not recorded.
+ */
+export async function recordedTick(db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number) {
   const rows = await ticksBetween(db, simulation.nodeId, keyframeAtOrBefore(tick, simulation.keyframeInterval), tick);
+  const row = rows.at(-1);
+  if (!row || row.tick !== tick) return null;
   let states: AgentStates = new Map();
-  for (const row of rows) states = applyAgentChanges(states, row.agents as unknown as AgentTickState[]);
-  return states;
+  for (const each of rows) states = applyAgentChanges(states, each.agents as unknown as AgentTickState[]);
+  return { states, row };
 }
+
+/** Every agent's state at `tick` (empty when the tick was not recorded). */
+export const agentStatesAt = async (db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number): Promise<AgentStates> =>
+  (await recordedTick(db, simulation, tick))?.states ?? new Map();
 
 function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
   requireId(input.zone, `${where}.zone`, 100);
