@@ -1,5 +1,7 @@
 import { keyframeAtOrBefore } from '../domain/agent-states.js';
-import { LAYERS, type ReplayView, type WorldState as WorldStateShape } from '../services/replay-sessions.js';
+import { requireViewer } from '../auth/access.js';
+import { guardStream } from '../realtime/guarded-stream.js';
+import { LAYERS, type PlaybackFrame as Frame, type ReplayView, type WorldState as WorldStateShape } from '../services/replay-sessions.js';
 import { builder } from './builder.js';
 import { Zone } from './layouts.js';
 
@@ -133,5 +135,74 @@ builder.mutationFields((t) => ({
     description: 'True when the session was open; false when it was unknown or already closed.',
     args: { sessionId: t.arg.id({ required: true }) },
     resolve: (_, args, ctx) => ctx.services.closeReplay(ctx.viewer, args.sessionId),
+  }),
+}));
+
+const Transition = builder.simpleObject('Transition', {
+  fields: (t) => ({
+    tick: t.int(),
+    agentId: t.id(),
+    fromZone: t.string(),
+    toZone: t.string(),
+    reason: t.string({ nullable: true }),
+    fromPosition: t.field({ type: Point }),
+    toPosition: t.field({ type: Point }),
+  }),
+});
+
+const ReplayChunk = builder.simpleObject('ReplayChunk', {
+  fields: (t) => ({
+    startTick: t.int(),
+    endTick: t.int(),
+    chunkSize: t.int(),
+    states: t.field({ type: [WorldState] }),
+    transitions: t.field({ type: [Transition], description: "The sampled agents' zone moves." }),
+    eventsInRange: t.field({ type: [ActiveEvent], description: 'Events active at some tick of the chunk.' }),
+  }),
+});
+
+builder.objectField(ReplaySession, 'chunk', (t) =>
+  t.field({
+    type: ReplayChunk,
+    description: 'At most 100 ticks at once.',
+    args: {
+      startTick: t.arg.int({ required: true }),
+      endTick: t.arg.int({ required: true }),
+      includeTransitions: t.arg.boolean({ defaultValue: true }),
+    },
+    resolve: (v, args, ctx) => ctx.services.chunk(v, args.startTick, args.endTick, args.includeTransitions ?? true),
+  }),
+);
+
+const StateFrame = builder.objectRef<Extract<Frame, { kind: 'state' }>>('StateFrame').implement({
+  fields: (t) => ({ tick: t.exposeInt('tick'), state: t.field({ type: WorldState, resolve: (f) => f.state }) }),
+});
+const TransitionFrame = builder.objectRef<Extract<Frame, { kind: 'transition' }>>('TransitionFrame').implement({
+  fields: (t) => ({ tick: t.exposeInt('tick'), transition: t.field({ type: Transition, resolve: (f) => f.transition }) }),
+});
+const MarkerFrame = builder.objectRef<Extract<Frame, { kind: 'marker' }>>('MarkerFrame').implement({
+  fields: (t) => ({ tick: t.exposeInt('tick'), event: t.field({ type: ActiveEvent, resolve: (f) => f.event }) }),
+});
+const EndFrame = builder.objectRef<Extract<Frame, { kind: 'end' }>>('EndFrame').implement({
+  fields: (t) => ({ finalTick: t.exposeInt('finalTick'), sessionId: t.exposeID('sessionId') }),
+});
+
+const PlaybackFrame = builder.unionType('PlaybackFrame', {
+  types: [StateFrame, TransitionFrame, MarkerFrame, EndFrame],
+  resolveType: (frame) => ({ state: StateFrame, transition: TransitionFrame, marker: MarkerFrame, end: EndFrame })[frame.kind],
+});
+
+builder.subscriptionFields((t) => ({
+  replayPlayback: t.field({
+    type: PlaybackFrame,
+    description: 'Per tick its transition and marker frames, then its state frame, at speed × PLAYBACK_TICKS_PER_SECOND; then an EndFrame.',
+    args: {
+      sessionId: t.arg.id({ required: true }),
+      startTick: t.arg.int({ defaultValue: 0 }),
+      speed: t.arg.float({ defaultValue: 1.0 }),
+    },
+    subscribe: async (_, args, ctx) =>
+      guardStream(await ctx.services.replayPlayback(ctx.viewer, args.sessionId, args.startTick ?? 0, args.speed ?? 1), requireViewer(ctx.viewer)),
+    resolve: (frame) => frame,
   }),
 }));

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Repeater } from '@repeaterjs/repeater';
 import { requireViewer } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import { agentPosition } from '../domain/agent-positions.js';
@@ -15,7 +17,15 @@ import {
   zonesUsed,
   type ReplaySessionRow,
 } from '../store/replay-sessions.js';
-import { activeEventsAt, findSimulation, ticksBetween, type SimulationRow, type SimulationTickRow } from '../store/simulations.js';
+import {
+  eventsOverlapping,
+  findSimulation,
+  ticksBetween,
+  transitionsBetween,
+  type SimulationEventRow,
+  type SimulationRow,
+  type SimulationTickRow,
+} from '../store/simulations.js';
 import type { ServiceDeps } from './deps.js';
 import { requireId, requireIntInRange } from './input-checks.js';
 import { recordedTick } from './simulation-recordings.js';
@@ -61,6 +71,26 @@ export const LAYERS = [
 ];
 
 const MAX_CACHED_TICKS = 512;
+export const MAX_CHUNK_TICKS = 100;
+const PLAYBACK_CHUNK = 20;
+
+export interface Transition {
+  tick: number;
+  agentId: string;
+  fromZone: string;
+  toZone: string;
+  reason: string | null;
+  fromPosition: { x: number; y: number };
+  toPosition: { x: number; y: number };
+}
+
+export type ActiveEvent = WorldState['activeEvents'][number];
+
+export type PlaybackFrame =
+  | { kind: 'state'; tick: number; state: WorldState }
+  | { kind: 'transition'; tick: number; transition: Transition }
+  | { kind: 'marker'; tick: number; event: ActiveEvent }
+  | { kind: 'end'; finalTick: number; sessionId: string };
 
 /**
  * Read-only replay of recorded simulations: sessions that pin a layout and a sample of agents, world states
@@ -165,28 +195,36 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
     return view;
   }
 
-  /** Warms the cache with the ticks after `tick`, walking forward from it (each step applies one tick's changes). */
-  async function preload(view: ReplayView, tick: number, range: number) {
-    const { simulation } = view;
-    const end = Math.min(simulation.totalTicks - 1, tick + range);
-    if (simulation.status !== 'COMPLETED' || end <= tick) return { start: tick, end: Math.max(tick, end) };
-    let { states } = await tickOf(simulation, tick);
-    for (const row of await ticksBetween(read, simulation.nodeId, tick + 1, end)) {
+  /** The states of every tick from `start` to `end`: the first from its keyframe (or the cache), then one tick's changes at a time. */
+  async function statesBetween(simulation: SimulationRow, start: number, end: number) {
+    const first = await tickOf(simulation, start);
+    const result = [{ tick: start, ...first }];
+    let states = first.states;
+    for (const row of end > start ? await ticksBetween(read, simulation.nodeId, start + 1, end) : []) {
       states = isKeyframe(row.tick, simulation.keyframeInterval)
         ? applyAgentChanges(new Map(), row.agents as unknown as AgentTickState[])
         : applyAgentChanges(states, row.agents as unknown as AgentTickState[]);
-      remember(simulation.nodeId, row.tick, { states, row });
+      result.push({ tick: row.tick, states, row });
     }
+    return result;
+  }
+
+  /** Warms the cache with the ticks from `tick` on (completed runs only: theirs never change); says which are warm. */
+  async function preload(view: ReplayView, tick: number, range: number) {
+    const { simulation } = view;
+    const end = Math.min(simulation.totalTicks - 1, tick + range);
+    if (simulation.status !== 'COMPLETED') return { start: tick, end: tick };
+    for (const { tick: at, states, row } of await statesBetween(simulation, tick, end)) remember(simulation.nodeId, at, { states, row });
     return { start: tick, end };
   }
 
-  /** The world at a tick, with the session's sampled agents placed on its layout. */
-  async function worldState(view: ReplayView, tick: number, includeAgents = true): Promise<WorldState> {
-    requireTick(view.simulation, tick);
-    const { states, row } = await tickOf(view.simulation, tick);
+  const toActiveEvent = (e: SimulationEventRow) => ({ id: e.eventId, tick: e.tick, type: e.type, name: e.name, intensity: e.intensity, affectedZone: e.affectedZone });
+
+  /** The world at every tick from `start` to `end`, with the session's sampled agents placed on its layout. */
+  async function worldStates(view: ReplayView, start: number, end: number, includeAgents = true): Promise<WorldState[]> {
     const zones = new Map(view.layout.zones.map((z) => [z.id, z.bounds]));
-    const events = await activeEventsAt(read, view.simulation.nodeId, tick);
-    return {
+    const [ticks, events] = await Promise.all([statesBetween(view.simulation, start, end), eventsOverlapping(read, view.simulation.nodeId, start, end)]);
+    return ticks.map(({ tick, states, row }) => ({
       tick,
       isKeyframe: isKeyframe(tick, view.simulation.keyframeInterval),
       globalMetrics: row.metrics,
@@ -209,8 +247,85 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
             ];
           })
         : [],
-      activeEvents: events.map((e) => ({ id: e.eventId, tick: e.tick, type: e.type, name: e.name, intensity: e.intensity, affectedZone: e.affectedZone })),
-    };
+      activeEvents: events.filter((e) => e.tick <= tick && e.endTick > tick).map(toActiveEvent),
+    }));
+  }
+
+  async function worldState(view: ReplayView, tick: number, includeAgents = true): Promise<WorldState> {
+    requireTick(view.simulation, tick);
+    return (await worldStates(view, tick, tick, includeAgents))[0]!;
+  }
+
+  /** Zone moves of the session's sampled agents, with where they were drawn before and after. */
+  async function transitions(view: ReplayView, start: number, end: number): Promise<Transition[]> {
+    const sampled = new Set(view.agentIds);
+    const zones = new Map(view.layout.zones.map((z) => [z.id, z.bounds]));
+    return (await transitionsBetween(read, view.simulation.nodeId, start, end))
+      .filter((t) => sampled.has(t.agentId))
+      .map((t) => ({
+        tick: t.tick,
+        agentId: t.agentId,
+        fromZone: t.fromZone,
+        toZone: t.toZone,
+        reason: t.reason,
+        fromPosition: agentPosition(t.agentId, t.tick - 1, zones.get(t.fromZone)!),
+        toPosition: agentPosition(t.agentId, t.tick, zones.get(t.toZone)!),
+      }));
+  }
+
+  /** A stretch of ticks at once (at most MAX_CHUNK_TICKS): states, transitions and the events active in it. */
+  async function chunk(view: ReplayView, startTick: number, endTick: number, includeTransitions: boolean) {
+    requireTick(view.simulation, startTick, 'startTick');
+    requireTick(view.simulation, endTick, 'endTick');
+    if (endTick < startTick) throw badInput('endTick must not be before startTick', 'endTick');
+    if (endTick - startTick + 1 > MAX_CHUNK_TICKS) throw badInput(`a chunk spans at most ${MAX_CHUNK_TICKS} ticks`, 'endTick', { max: MAX_CHUNK_TICKS });
+    const [states, moves, events] = await Promise.all([
+      worldStates(view, startTick, endTick),
+      includeTransitions ? transitions(view, startTick, endTick) : [],
+      eventsOverlapping(read, view.simulation.nodeId, startTick, endTick),
+    ]);
+    return { startTick, endTick, chunkSize: states.length, states, transitions: moves, eventsInRange: events.map(toActiveEvent) };
+  }
+
+  /**
+   * Live playback: per tick, its transition and marker frames then its state frame, paced at `speed` ×
+   * PLAYBACK_TICKS_PER_SECOND, then one end frame. Reads a chunk at a time, keeps the session alive while it
+   * plays, and stops as soon as the subscriber leaves (a slow one simply slows the reading).
+   */
+  async function replayPlayback(viewer: Viewer | null, sessionId: string, startTick: number, speed: number) {
+    const view = await use(viewer, sessionId);
+    requireTick(view.simulation, startTick, 'startTick');
+    if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) throw badInput('speed must be greater than 0 and at most 1000', 'speed');
+    const tickMs = 1000 / (speed * config.playbackTicksPerSecond);
+    const last = view.simulation.totalTicks - 1;
+    return new Repeater<PlaybackFrame>(async (push, stop) => {
+      const leaving = new AbortController();
+      void stop.then(() => leaving.abort());
+      let due = performance.now();
+      try {
+        for (let start = startTick; start <= last && !leaving.signal.aborted; start += PLAYBACK_CHUNK) {
+          const end = Math.min(last, start + PLAYBACK_CHUNK - 1);
+          const [states, moves, events] = await Promise.all([
+            worldStates(view, start, end),
+            transitions(view, start, end),
+            eventsOverlapping(read, view.simulation.nodeId, start, end),
+          ]);
+          for (const state of states) {
+            await sleep(Math.max(0, due - performance.now()), undefined, { signal: leaving.signal });
+            due += tickMs;
+            for (const transition of moves.filter((m) => m.tick === state.tick)) await push({ kind: 'transition', tick: state.tick, transition });
+            for (const event of events.filter((e) => e.tick === state.tick)) await push({ kind: 'marker', tick: state.tick, event: toActiveEvent(event) });
+            await push({ kind: 'state', tick: state.tick, state });
+            if (leaving.signal.aborted) return;
+          }
+          await touchReplaySession(db, sessionId, now(), new Date(now().getTime() - ttlMs));
+        }
+        await push({ kind: 'end', finalTick: last, sessionId });
+        stop();
+      } catch (error) {
+        if (!leaving.signal.aborted) stop(error);
+      }
+    });
   }
 
   async function replaySession(viewer: Viewer | null, sessionId: string): Promise<ReplayView | null> {
@@ -243,5 +358,5 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
 
   const timelineMarkers = (view: ReplayView) => eventMarkers(read, view.simulation.nodeId);
 
-  return { loadReplay, replaySession, seekReplay, closeReplay, worldState, timelineMarkers };
+  return { loadReplay, replaySession, seekReplay, closeReplay, worldState, chunk, replayPlayback, timelineMarkers };
 }

@@ -89,3 +89,11 @@ export async function existingEventIds(tx: Tx, nodeId: string, ids: readonly str
   const rows = await tx.simulationEvent.findMany({ where: { nodeId, eventId: { in: [...ids] } }, select: { eventId: true } });
   return new Set(rows.map((row) => row.eventId));
 }
+
+/** Zone transitions of a run from `start` to `end` (inclusive), in tick then agent order. */
+export const transitionsBetween = (db: Db | Tx, nodeId: string, start: number, end: number) =>
+  db.simulationTransition.findMany({ where: { nodeId, tick: { gte: start, lte: end } }, orderBy: [{ tick: 'asc' }, { agentId: 'asc' }] });
+
+/** Events active at some tick from `start` to `end` (inclusive). */
+export const eventsOverlapping = (db: Db | Tx, nodeId: string, start: number, end: number) =>
+  db.simulationEvent.findMany({ where: { nodeId, tick: { lte: end }, endTick: { gt: start } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
