@@ -28,7 +28,7 @@ export function sampleAgents(candidates: readonly SamplingCandidate[], maxAgents
   } else {
     const strata = new Map<string, SamplingCandidate[]>();
     for (const c of candidates) {
-      const key = `${c.segment ?? ''}\u0000${c.zone}`;
+      const key = JSON.stringify([c.segment, c.zone]);
       strata.set(key, [...(strata.get(key) ?? []), c]);
     }
     const quotas = [...strata.entries()].map(([key, members]) => {

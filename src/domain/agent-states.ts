@@ -71,3 +71,26 @@ export function zoneTransitions(
   }
   return moves;
 }
+
+/** How far an agent's stance must move in one tick to count as a key moment of its trajectory. */
+export const KEY_MOMENT_STANCE_CHANGE = 0.15;
+
+export interface KeyMoment {
+  agentId: string;
+  tick: number;
+  fromStance: number;
+  toStance: number;
+  eventName: string | null;
+}
+
+/** The agents whose stance moved by at least KEY_MOMENT_STANCE_CHANGE at this tick, with the event active in their zone. */
+export function keyMoments(previous: AgentStates, next: AgentStates, tick: number, eventNameIn: (zone: string) => string | null): KeyMoment[] {
+  const moments: KeyMoment[] = [];
+  for (const state of next.values()) {
+    const before = previous.get(state.id);
+    if (before && Math.abs(state.stance - before.stance) >= KEY_MOMENT_STANCE_CHANGE) {
+      moments.push({ agentId: state.id, tick, fromStance: before.stance, toStance: state.stance, eventName: eventNameIn(state.zone) });
+    }
+  }
+  return moments;
+}

@@ -206,3 +206,40 @@ builder.subscriptionFields((t) => ({
     resolve: (frame) => frame,
   }),
 }));
+
+const TrajectorySummary = builder.simpleObject('TrajectorySummary', {
+  fields: (t) => ({
+    zonesVisited: t.stringList({ description: 'In order of first visit, starting with the zone at tick 0.' }),
+    totalTransitions: t.int(),
+    finalDecision: t.string({ nullable: true, description: 'The recent action at the last tick.' }),
+    decisionTick: t.int({ nullable: true, description: 'When it settled: the tick of its last zone move.' }),
+  }),
+});
+const KeyMoment = builder.simpleObject('KeyMoment', {
+  fields: (t) => ({ tick: t.int(), event: t.string(), stateChange: t.field({ type: 'JSON' }) }),
+});
+const InfluenceConnection = builder.simpleObject('InfluenceConnection', {
+  fields: (t) => ({ agentId: t.id(), strength: t.float(), direction: t.string({ description: 'incoming | outgoing' }) }),
+});
+const AgentFocus = builder.simpleObject('AgentFocus', {
+  fields: (t) => ({
+    agentId: t.id(),
+    personaName: t.string({ nullable: true }),
+    segment: t.string({ nullable: true }),
+    currentState: t.field({ type: AgentState, description: 'At the last recorded tick.' }),
+    reasoning: t.string({ nullable: true, description: 'Its reasoning at the last tick, when includeReasoning is true.' }),
+    trajectorySummary: t.field({ type: TrajectorySummary }),
+    keyMoments: t.field({ type: [KeyMoment], description: 'Ticks where its stance moved by 0.15 or more, with the event active in its zone.' }),
+    influenceConnections: t.field({ type: [InfluenceConnection] }),
+  }),
+});
+
+builder.objectField(ReplaySession, 'agent', (t) =>
+  t.field({
+    type: AgentFocus,
+    nullable: true,
+    description: 'One agent of the run (sampled or not); null for an id the run does not have.',
+    args: { agentId: t.arg.id({ required: true }), includeReasoning: t.arg.boolean({ defaultValue: false }) },
+    resolve: (v, args, ctx) => ctx.services.agentFocus(v, args.agentId, args.includeReasoning ?? false),
+  }),
+);

@@ -18,6 +18,8 @@ import {
   type ReplaySessionRow,
 } from '../store/replay-sessions.js';
 import {
+  agentKeyMoments,
+  agentTransitions,
   eventsOverlapping,
   findSimulation,
   ticksBetween,
@@ -328,6 +330,48 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
     });
   }
 
+  /**
+   * One agent's story in the run (any agent, sampled or not): where it is at the last tick, the zones it went
+   * through, its key moments and its influence links, all read from what was derived at record time.
+   */
+  async function agentFocus(view: ReplayView, agentId: string, includeReasoning: boolean) {
+    const { simulation } = view;
+    const profile = (simulation.agents as { id: string; personaName: string | null; segment: string | null }[]).find((a) => a.id === agentId);
+    if (!profile) return null;
+    const last = simulation.totalTicks - 1;
+    const [[current], [initial], moves, moments] = await Promise.all([
+      worldStates({ ...view, agentIds: [agentId] }, last, last),
+      worldStates({ ...view, agentIds: [agentId] }, 0, 0),
+      agentTransitions(read, simulation.nodeId, agentId),
+      agentKeyMoments(read, simulation.nodeId, agentId),
+    ]);
+    const currentState = current!.agents[0]!;
+    const { states } = await tickOf(simulation, last);
+    const edges = simulation.influence as { from: string; to: string; strength: number }[];
+    return {
+      agentId,
+      personaName: profile.personaName,
+      segment: profile.segment,
+      currentState,
+      reasoning: includeReasoning ? (states.get(agentId)?.reasoning ?? null) : null,
+      trajectorySummary: {
+        zonesVisited: [...new Set([initial!.agents[0]!.zone, ...moves.map((m) => m.toZone)])],
+        totalTransitions: moves.length,
+        finalDecision: currentState.recentAction,
+        decisionTick: moves.at(-1)?.tick ?? null,
+      },
+      keyMoments: moments.map((m) => ({
+        tick: m.tick,
+        event: m.eventName ?? 'Stance shifted',
+        stateChange: { stance: m.fromStance, toStance: m.toStance },
+      })),
+      influenceConnections: [
+        ...edges.filter((e) => e.to === agentId).map((e) => ({ agentId: e.from, strength: e.strength, direction: 'incoming' })),
+        ...edges.filter((e) => e.from === agentId).map((e) => ({ agentId: e.to, strength: e.strength, direction: 'outgoing' })),
+      ],
+    };
+  }
+
   async function replaySession(viewer: Viewer | null, sessionId: string): Promise<ReplayView | null> {
     try {
       return await use(viewer, sessionId);
@@ -358,5 +402,5 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
 
   const timelineMarkers = (view: ReplayView) => eventMarkers(read, view.simulation.nodeId);
 
-  return { loadReplay, replaySession, seekReplay, closeReplay, worldState, chunk, replayPlayback, timelineMarkers };
+  return { loadReplay, replaySession, seekReplay, closeReplay, worldState, chunk, agentFocus, replayPlayback, timelineMarkers };
 }

@@ -6,10 +6,12 @@ import {
   changedAgents,
   isKeyframe,
   keyframeAtOrBefore,
+  keyMoments,
   zonePopulations,
   zoneTransitions,
   type AgentStates,
   type AgentTickState,
+  type KeyMoment,
   type ZoneTransition,
 } from '../domain/agent-states.js';
 import { isJsonObject } from '../domain/json.js';
@@ -21,6 +23,7 @@ import {
   existingEventIds,
   findSimulation,
   insertEvents,
+  insertKeyMoments,
   insertTicks,
   insertTransitions,
   lockSimulation,
@@ -230,6 +233,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const batchEvents: SimulationEventRow[] = [];
       const ticks: NewTick[] = [];
       const transitions: ZoneTransition[] = [];
+      const moments: KeyMoment[] = [];
 
       for (const input of fresh) {
         const where = `ticks[${inputs.indexOf(input)}]`;
@@ -256,9 +260,9 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         }
 
         const next = applyAgentChanges(states, reported);
-        const eventTypeIn = (zone: string) =>
-          active.find((e) => e.tick <= input.tick && e.endTick > input.tick && e.affectedZone === zone)?.type ?? null;
-        transitions.push(...zoneTransitions(states, next, input.tick, eventTypeIn));
+        const eventIn = (zone: string) => active.find((e) => e.tick <= input.tick && e.endTick > input.tick && e.affectedZone === zone);
+        transitions.push(...zoneTransitions(states, next, input.tick, (zone) => eventIn(zone)?.type ?? null));
+        moments.push(...keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; }));
         ticks.push({
           tick: input.tick,
           agents: isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next),
@@ -274,6 +278,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       await insertTicks(tx, nodeId, ticks);
       await insertTransitions(tx, nodeId, transitions);
       await insertEvents(tx, nodeId, batchEvents);
+      await insertKeyMoments(tx, nodeId, moments);
       const totalTicks = simulation.totalTicks + ticks.length;
       const status: SimulationStatus = ticks.length > 0 && simulation.status === 'PENDING' ? 'RUNNING' : (simulation.status as SimulationStatus);
       if (ticks.length > 0) await updateSimulation(tx, nodeId, { totalTicks, status, updatedAt: now() });

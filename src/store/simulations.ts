@@ -1,5 +1,5 @@
 import { Prisma, type Simulation, type SimulationTick } from '../generated/prisma/sqlite/client.js';
-import type { AgentTickState, ZoneTransition } from '../domain/agent-states.js';
+import type { AgentTickState, KeyMoment, ZoneTransition } from '../domain/agent-states.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Simulation as SimulationRow, SimulationTick as SimulationTickRow };
@@ -97,3 +97,14 @@ export const transitionsBetween = (db: Db | Tx, nodeId: string, start: number, e
 /** Events active at some tick from `start` to `end` (inclusive). */
 export const eventsOverlapping = (db: Db | Tx, nodeId: string, start: number, end: number) =>
   db.simulationEvent.findMany({ where: { nodeId, tick: { lte: end }, endTick: { gt: start } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
+
+export async function insertKeyMoments(tx: Tx, nodeId: string, moments: readonly KeyMoment[]) {
+  if (moments.length > 0) await tx.simulationKeyMoment.createMany({ data: moments.map((m) => ({ nodeId, ...m })) });
+}
+
+/** One agent's recorded trajectory: its zone moves and its key moments, in tick order. */
+export const agentTransitions = (db: Db, nodeId: string, agentId: string) =>
+  db.simulationTransition.findMany({ where: { nodeId, agentId }, orderBy: { tick: 'asc' } });
+
+export const agentKeyMoments = (db: Db, nodeId: string, agentId: string) =>
+  db.simulationKeyMoment.findMany({ where: { nodeId, agentId }, orderBy: { tick: 'asc' } });
