@@ -78,8 +78,14 @@ const ReplaySession = builder.objectRef<ReplayView>('ReplaySession').implement({
     state: t.field({
       type: WorldState,
       description: 'The world at a tick, rebuilt from the nearest keyframe at or before it.',
-      args: { tick: t.arg.int({ required: true }), includeAgents: t.arg.boolean({ defaultValue: true }) },
-      resolve: (v, args, ctx) => ctx.services.worldState(v, args.tick, args.includeAgents ?? true),
+      args: {
+        tick: t.arg.int({ required: true }),
+        includeAgents: t.arg.boolean({ defaultValue: true }),
+        layers: t.arg.stringList({
+          description: 'Layer ids (stance, emotion, influence) the client draws; checked, while every agent value is always included.',
+        }),
+      },
+      resolve: (v, args, ctx) => ctx.services.worldState(v, args.tick, args.includeAgents ?? true, args.layers),
     }),
   }),
 });

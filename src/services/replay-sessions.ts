@@ -66,13 +66,21 @@ export interface WorldState {
   activeEvents: { id: string; tick: number; type: string; name: string | null; intensity: number; affectedZone: string | null }[];
 }
 
+/** A run still recording may move agents into a zone its session's layout cannot draw (checked at load for the rest). */
+function zoneBounds(zones: ReadonlyMap<string, LayoutProfile['zones'][number]['bounds']>, zone: string) {
+  const bounds = zones.get(zone);
+  if (!bounds) throw badInput(`The session's layout has no zone ${zone}; load the replay with a layout that has it`, 'layoutProfile', { missingZones: [zone] });
+  return bounds;
+}
+
 export const LAYERS = [
   { id: 'stance', name: 'Stance', defaultVisible: true },
   { id: 'emotion', name: 'Emotion', defaultVisible: false },
   { id: 'influence', name: 'Influence Network', defaultVisible: false },
 ];
 
-const MAX_CACHED_TICKS = 512;
+/** The cache holds at most this many agent states in all (a tick of a large run is many of them). */
+const MAX_CACHED_AGENT_STATES = 2_000_000;
 export const MAX_CHUNK_TICKS = 100;
 const PLAYBACK_CHUNK = 20;
 
@@ -104,12 +112,20 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
   const ttlMs = config.replaySessionTtlMinutes * 60_000;
   const sessionHint = `Replay sessions expire after ${config.replaySessionTtlMinutes} minutes without use; load the replay again.`;
   const cache = new Map<string, { states: AgentStates; row: SimulationTickRow }>();
+  let cached = 0;
 
   function remember(nodeId: string, tick: number, entry: { states: AgentStates; row: SimulationTickRow }) {
     const key = `${nodeId}:${tick}`;
+    const previous = cache.get(key);
+    if (previous) cached -= previous.states.size;
     cache.delete(key);
     cache.set(key, entry);
-    if (cache.size > MAX_CACHED_TICKS) cache.delete(cache.keys().next().value!);
+    cached += entry.states.size;
+    for (const [oldest, old] of cache) {
+      if (cached <= MAX_CACHED_AGENT_STATES || oldest === key) break;
+      cache.delete(oldest);
+      cached -= old.states.size;
+    }
   }
 
   async function tickOf(simulation: SimulationRow, tick: number) {
@@ -238,7 +254,7 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
             return [
               {
                 id,
-                position: agentPosition(id, tick, zones.get(state.zone)!),
+                position: agentPosition(id, tick, zoneBounds(zones, state.zone)),
                 zone: state.zone,
                 stance: state.stance,
                 emotion: state.emotion,
@@ -253,8 +269,10 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
     }));
   }
 
-  async function worldState(view: ReplayView, tick: number, includeAgents = true): Promise<WorldState> {
+  async function worldState(view: ReplayView, tick: number, includeAgents = true, layers?: readonly string[] | null): Promise<WorldState> {
     requireTick(view.simulation, tick);
+    const unknown = (layers ?? []).filter((id) => !LAYERS.some((layer) => layer.id === id));
+    if (unknown.length > 0) throw badInput(`Unknown layers: ${unknown.join(', ')}`, 'layers', { validLayers: LAYERS.map((l) => l.id) });
     return (await worldStates(view, tick, tick, includeAgents))[0]!;
   }
 
@@ -270,8 +288,8 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
         fromZone: t.fromZone,
         toZone: t.toZone,
         reason: t.reason,
-        fromPosition: agentPosition(t.agentId, t.tick - 1, zones.get(t.fromZone)!),
-        toPosition: agentPosition(t.agentId, t.tick, zones.get(t.toZone)!),
+        fromPosition: agentPosition(t.agentId, t.tick - 1, zoneBounds(zones, t.fromZone)),
+        toPosition: agentPosition(t.agentId, t.tick, zoneBounds(zones, t.toZone)),
       }));
   }
 
@@ -397,7 +415,8 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
   /** True when the session was open; false when it was unknown or already closed. */
   async function closeReplay(viewer: Viewer | null, sessionId: string): Promise<boolean> {
     requireViewer(viewer);
-    return (await deleteReplaySession(db, sessionId)).count > 0;
+    const at = now();
+    return (await deleteReplaySession(db, sessionId, new Date(at.getTime() - ttlMs))) > 0;
   }
 
   const timelineMarkers = (view: ReplayView) => eventMarkers(read, view.simulation.nodeId);

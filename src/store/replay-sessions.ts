@@ -11,7 +11,12 @@ export async function touchReplaySession(db: Db, id: string, now: Date, expiredB
   return count === 0 ? null : db.replaySession.findUnique({ where: { id } });
 }
 
-export const deleteReplaySession = (db: Db, id: string) => db.replaySession.deleteMany({ where: { id } });
+/** Deletes a session; returns how many were still live (an expired one is removed but does not count). */
+export async function deleteReplaySession(db: Db, id: string, expiredBefore: Date): Promise<number> {
+  const { count } = await db.replaySession.deleteMany({ where: { id, lastUsedAt: { gte: expiredBefore } } });
+  await db.replaySession.deleteMany({ where: { id } });
+  return count;
+}
 
 export const deleteExpiredReplaySessions = (db: Db, expiredBefore: Date) =>
   db.replaySession.deleteMany({ where: { lastUsedAt: { lt: expiredBefore } } });
