@@ -1,11 +1,2 @@
-/** mulberry32: a small seeded PRNG, so "random" test data and kill moments are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+// Tests use the same seeded PRNG as the demo data.
+export { seededRandom } from '../../src/domain/random.js';
