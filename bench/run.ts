@@ -4,11 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ingestBulk } from './ingest-bulk.js';
+import { seek } from './seek.js';
 import { timeTravel } from './time-travel.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const benchmarks: Record<string, (size: BenchmarkSize, databaseUrl: string) => Promise<BenchmarkResult>> = {
   'ingest-bulk': ingestBulk,
+  seek,
   'time-travel': timeTravel,
 };
 

@@ -1,0 +1,74 @@
+import { createLogger } from 'graphql-yoga';
+import { developmentViewer } from '../src/auth/viewer.js';
+import { loadConfig } from '../src/config.js';
+import { seededRandom } from '../src/domain/random.js';
+import { createLocalPubSub } from '../src/realtime/pubsub.js';
+import { createServer } from '../src/server.js';
+import { createServices } from '../src/services/index.js';
+import type { TickInput } from '../src/services/simulation-recordings.js';
+import { openDatabase } from '../src/store/database.js';
+import { interleavedRatio, perCallMs } from './measure.js';
+import type { BenchmarkResult, BenchmarkSize } from './types.js';
+
+const ZONES = ['supporters', 'neutral', 'skeptics'];
+const STATE = `query ($id: ID!, $tick: Int!) { replaySession(id: $id) { state(tick: $tick) { tick agents { id zone stance position { x y } } } } }`;
+
+/**
+ * `state(tick)` at the end of a long run ÷ near its start, over HTTP, with maxAgents 1000. Both ticks sit at the
+ * same place after a keyframe, and the run is left RUNNING so nothing is served from the completed-run cache:
+ * every call rebuilds from its keyframe, whose cost must not grow with the tick number.
+ */
+export async function seek(size: BenchmarkSize, databaseUrl: string): Promise<BenchmarkResult> {
+  const agents = size === 'full' ? 10_000 : 200;
+  const ticks = size === 'full' ? 1_000 : 40;
+  const interval = 5;
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent' });
+
+  // Seed through the product's own recording service (in-process: the recording path is `ingest-bulk`'s subject).
+  const database = await openDatabase(config.store);
+  const services = createServices({ database, pubsub: createLocalPubSub(), config, now: () => new Date() });
+  const ids = Array.from({ length: agents }, (_, i) => `agent-${i}`);
+  await services.recordSimulation(developmentViewer, { nodeId: 'seek', keyframeInterval: interval, agents: ids.map((id) => ({ id })) });
+  const random = seededRandom(7);
+  const seedStart = Date.now();
+  for (let start = 0; start < ticks; start += 20) {
+    const batch: TickInput[] = Array.from({ length: Math.min(20, ticks - start) }, (_, k) => {
+      const tick = start + k;
+      // Tick 0 reports everyone; later ticks about 10% of the agents, as a live run would.
+      const reported = tick === 0 ? ids : ids.filter(() => random() < 0.1);
+      return {
+        tick,
+        agents: reported.map((id) => ({ id, zone: ZONES[Math.floor(random() * 3)]!, stance: random(), emotion: random(), influenceScore: random() })),
+      };
+    });
+    await services.recordTicks(developmentViewer, 'seek', batch);
+  }
+  const seedSeconds = (Date.now() - seedStart) / 1000;
+  await database.close();
+
+  const server = await createServer(config, createLogger('silent'));
+  const post = (query: string, variables: unknown) =>
+    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then(
+      (r) => r.json() as Promise<{ data: { loadReplay?: { id: string } } }>,
+    );
+  const loaded = await post(`mutation { loadReplay(input: { nodeId: "seek", downsampling: { maxAgents: 1000 }, preloadTicks: 0 }) { id } }`, {});
+  const id = loaded.data.loadReplay!.id;
+  const last = ticks - 1;
+  const nearStart = last % interval; // the same offset after a keyframe as the last tick
+  const calls = size === 'full' ? 20 : 3;
+  const result = await interleavedRatio(
+    size === 'full' ? 7 : 2,
+    () => perCallMs(calls, () => post(STATE, { id, tick: last })),
+    () => perCallMs(calls, () => post(STATE, { id, tick: nearStart })),
+  );
+  await server.close();
+  return {
+    name: 'seek',
+    ratio: result.ratio,
+    min: result.min,
+    max: result.max,
+    target: '<= 1.5',
+    pass: result.ratio <= 1.5,
+    figures: { agents, ticks, keyframeInterval: interval, maxAgents: 1000, seedSeconds, msAtLastTick: result.a, msNearStart: result.b, rounds: result.rounds },
+  };
+}
