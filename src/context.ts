@@ -13,6 +13,8 @@ export interface GraphQLContext {
   readonly loaders: Loaders;
   /** Subscriptions call this before resolving each event, so no event sees another's cached rows. */
   refreshLoaders(): void;
+  /** Whether this operation read something that can still change (HTTP caching headers are only for immutable reads). */
+  readsMutableData: boolean;
   /** Set on WebSocket operations: closes the connection (e.g. a subscriber that fell too far behind). */
   closeTransport?: (code: number, reason: string) => void;
 }
@@ -35,5 +37,6 @@ export function createContext(
     refreshLoaders() {
       loaders = undefined;
     },
+    readsMutableData: false,
   };
 }

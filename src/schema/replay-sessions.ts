@@ -120,7 +120,12 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'An open replay session (any valid token); null once closed or expired.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => ctx.services.replaySession(ctx.viewer, args.id),
+    resolve: async (_, args, ctx) => {
+      const view = await ctx.services.replaySession(ctx.viewer, args.id);
+      // Only a completed run's telemetry is final; anything else may still change (and so is not HTTP-cacheable).
+      if (view?.simulation.status !== 'COMPLETED') ctx.readsMutableData = true;
+      return view;
+    },
   }),
 }));
 
