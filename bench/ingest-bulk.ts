@@ -5,7 +5,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { createLogger } from 'graphql-yoga';
 import { loadConfig } from '../src/config.js';
 import { createServer } from '../src/server.js';
-import { interleavedRatio } from './measure.js';
+import { graphqlPoster } from './graphql-post.js';
+import { interleavedRatio, toResult } from './measure.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const RECORD_TICKS = `mutation ($nodeId: ID!, $ticks: [TickInput!]!) { recordTicks(nodeId: $nodeId, ticks: $ticks) { recordedTicks } }`;
@@ -35,22 +36,14 @@ function telemetry(agents: number, ticks: number) {
 export async function ingestBulk(size: BenchmarkSize, databaseUrl: string): Promise<BenchmarkResult> {
   const agents = size === 'full' ? 10_000 : 50;
   const ticks = size === 'full' ? 200 : 20;
-  const batch = size === 'full' ? 10 : 10;
+  const batch = 10;
   const rows = agents * ticks;
   const data = telemetry(agents, ticks);
   let round = 0;
 
   const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent', MAX_BODY_BYTES: String(512 * 1024 * 1024) });
   const server = await createServer(config, createLogger('silent'));
-  const post = async (query: string, variables: unknown) => {
-    const send = () =>
-      fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    // The synchronous baseline blocks this process for seconds, so the server may have closed the idle keep-alive
-    // connection the client picks up next: resend once (recording a tick twice is a no-op).
-    const response = await send().catch(() => send());
-    const body = (await response.json()) as { errors?: unknown };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-  };
+  const post = graphqlPoster(server.url);
 
   const gateway = async () => {
     const nodeId = `bench-${round++}`;
@@ -77,15 +70,13 @@ export async function ingestBulk(size: BenchmarkSize, databaseUrl: string): Prom
 
   try {
     const result = await interleavedRatio(size === 'full' ? 3 : 1, gateway, baseline);
-    return {
-      name: 'ingest-bulk',
-      ratio: result.ratio,
-      min: result.min,
-      max: result.max,
-      target: '>= 0.5',
-      pass: result.ratio >= 0.5,
-      figures: { agents, ticks, ticksPerRequest: batch, gatewayRowsPerSecond: result.a, baselineRowsPerSecond: result.b, rounds: result.rounds },
-    };
+    return toResult('ingest-bulk', result, { atLeast: 0.5 }, {
+      agents,
+      ticks,
+      ticksPerRequest: batch,
+      gatewayRowsPerSecond: result.a,
+      baselineRowsPerSecond: result.b,
+    });
   } finally {
     await server.close();
     baselineDb.close();

@@ -40,3 +40,13 @@ export async function perCallMs(count: number, call: () => Promise<unknown>) {
   for (let i = 0; i < count; i += 1) await call();
   return Number(process.hrtime.bigint() - start) / 1e6 / count;
 }
+
+/** A benchmark's target: the ratio must stay at most or at least a bound. */
+export type Target = { atMost: number } | { atLeast: number };
+
+/** The result record of an interleaved ratio against its target, with the absolute figures behind it. */
+export function toResult(name: string, measured: Ratio, target: Target, figures: Record<string, number>) {
+  const [text, pass] =
+    'atMost' in target ? [`<= ${target.atMost}`, measured.ratio <= target.atMost] : [`>= ${target.atLeast}`, measured.ratio >= target.atLeast];
+  return { name, ratio: measured.ratio, min: measured.min, max: measured.max, target: text, pass, figures: { ...figures, rounds: measured.rounds } };
+}

@@ -7,7 +7,8 @@ import { createServer } from '../src/server.js';
 import { createServices } from '../src/services/index.js';
 import type { TickInput } from '../src/services/simulation-recordings.js';
 import { openDatabase } from '../src/store/database.js';
-import { interleavedRatio, perCallMs } from './measure.js';
+import { graphqlPoster } from './graphql-post.js';
+import { interleavedRatio, perCallMs, toResult } from './measure.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const ZONES = ['supporters', 'neutral', 'skeptics'];
@@ -47,12 +48,11 @@ export async function seek(size: BenchmarkSize, databaseUrl: string): Promise<Be
   await database.close();
 
   const server = await createServer(config, createLogger('silent'));
-  const post = (query: string, variables: unknown) =>
-    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then(
-      (r) => r.json() as Promise<{ data: { loadReplay?: { id: string } } }>,
-    );
-  const loaded = await post(`mutation { loadReplay(input: { nodeId: "seek", downsampling: { maxAgents: 1000 }, preloadTicks: 0 }) { id } }`, {});
-  const id = loaded.data.loadReplay!.id;
+  const post = graphqlPoster(server.url);
+  const loaded = await post<{ loadReplay: { id: string } }>(
+    `mutation { loadReplay(input: { nodeId: "seek", downsampling: { maxAgents: 1000 }, preloadTicks: 0 }) { id } }`,
+  );
+  const id = loaded.loadReplay.id;
   const last = ticks - 1;
   const nearStart = last % interval; // the same offset after a keyframe as the last tick
   const calls = size === 'full' ? 20 : 3;
@@ -62,13 +62,13 @@ export async function seek(size: BenchmarkSize, databaseUrl: string): Promise<Be
     () => perCallMs(calls, () => post(STATE, { id, tick: nearStart })),
   );
   await server.close();
-  return {
-    name: 'seek',
-    ratio: result.ratio,
-    min: result.min,
-    max: result.max,
-    target: '<= 1.5',
-    pass: result.ratio <= 1.5,
-    figures: { agents, ticks, keyframeInterval: interval, maxAgents: 1000, seedSeconds, msAtLastTick: result.a, msNearStart: result.b, rounds: result.rounds },
-  };
+  return toResult('seek', result, { atMost: 1.5 }, {
+    agents,
+    ticks,
+    keyframeInterval: interval,
+    maxAgents: 1000,
+    seedSeconds,
+    msAtLastTick: result.a,
+    msNearStart: result.b,
+  });
 }

@@ -5,7 +5,8 @@ import { developmentViewer } from '../src/auth/viewer.js';
 import { createLocalPubSub } from '../src/realtime/pubsub.js';
 import { createServices } from '../src/services/index.js';
 import { openDatabase } from '../src/store/database.js';
-import { interleavedRatio, perCallMs } from './measure.js';
+import { graphqlPoster } from './graphql-post.js';
+import { interleavedRatio, perCallMs, toResult } from './measure.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const KEYS = 200;
@@ -36,12 +37,8 @@ export async function timeTravel(size: BenchmarkSize, databaseUrl: string): Prom
   await database.close();
 
   const server = await createServer(config, createLogger('silent'));
-  const ask = (sequence: string) =>
-    fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: STATE_AT, variables: { id: 'bench', sequence } }),
-    }).then((r) => r.json());
+  const post = graphqlPoster(server.url);
+  const ask = (sequence: string) => post(STATE_AT, { id: 'bench', sequence });
   // Mid-interval points on both sides, so each answer replays about the same number of events after its snapshot.
   const nearStart = `${base + 750}-0`;
   const nearEnd = `${base + events - 250}-0`;
@@ -52,13 +49,11 @@ export async function timeTravel(size: BenchmarkSize, databaseUrl: string): Prom
     () => perCallMs(calls, () => ask(nearStart)),
   );
   await server.close();
-  return {
-    name: 'time-travel',
-    ratio: result.ratio,
-    min: result.min,
-    max: result.max,
-    target: '<= 1.5',
-    pass: result.ratio <= 1.5,
-    figures: { events, keys: KEYS, seedSeconds, msPerStateAtNearEnd: result.a, msPerStateAtNearStart: result.b, rounds: result.rounds },
-  };
+  return toResult('time-travel', result, { atMost: 1.5 }, {
+    events,
+    keys: KEYS,
+    seedSeconds,
+    msPerStateAtNearEnd: result.a,
+    msPerStateAtNearStart: result.b,
+  });
 }
