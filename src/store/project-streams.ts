@@ -1,6 +1,7 @@
 import { Prisma, type Project, type StreamEvent as StreamEventRow } from '../generated/prisma/sqlite/client.js';
 import type { ProjectState } from '../domain/project-state.js';
 import type { Sequence } from '../domain/sequences.js';
+import { insertRows, jsonParam } from './bulk-insert.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Project, StreamEventRow };
@@ -43,19 +44,11 @@ export const updateProjectHead = (tx: Tx, id: string, head: { added: number; las
     data: { eventCount: { increment: head.added }, lastMs: head.last.ms, lastN: head.last.n, sinceSnapshot: head.sinceSnapshot },
   });
 
-const INSERT_CHUNK = 400;
-
 /** One multi-row INSERT per chunk: the hot path of publishing and importing. */
-export async function insertStreamEvents(tx: Tx, provider: Database['provider'], events: readonly NewStreamEvent[]) {
-  const json = (value: unknown) =>
-    provider === 'postgresql' ? Prisma.sql`${JSON.stringify(value)}::jsonb` : Prisma.sql`${JSON.stringify(value)}`;
-  for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-    const rows = events
-      .slice(i, i + INSERT_CHUNK)
-      .map((e) => Prisma.sql`(${e.projectId}, ${e.ms}, ${e.n}, ${e.eventType}, ${e.dataKey}, ${json(e.data)}, ${e.timestamp})`);
-    await tx.$executeRaw`INSERT INTO stream_events (project_id, ms, n, event_type, data_key, data, "timestamp") VALUES ${Prisma.join(rows)}`;
-  }
-}
+export const insertStreamEvents = (tx: Tx, provider: Database['provider'], events: readonly NewStreamEvent[]) =>
+  insertRows(tx, Prisma.sql`stream_events (project_id, ms, n, event_type, data_key, data, "timestamp")`, events, 400, (e) =>
+    Prisma.sql`(${e.projectId}, ${e.ms}, ${e.n}, ${e.eventType}, ${e.dataKey}, ${jsonParam(provider, e.data)}, ${e.timestamp})`,
+  );
 
 const LOOKUP_CHUNK = 200;
 

@@ -1,5 +1,6 @@
 import { Prisma, type Simulation, type SimulationTick } from '../generated/prisma/sqlite/client.js';
 import type { AgentTickState, KeyMoment, ZoneTransition } from '../domain/agent-states.js';
+import { insertRows, jsonParam } from './bulk-insert.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Simulation as SimulationRow, SimulationTick as SimulationTickRow };
@@ -49,31 +50,16 @@ export interface NewTick {
   digest: string;
 }
 
-export async function insertTicks(tx: Tx, nodeId: string, ticks: readonly NewTick[]) {
-  for (const tick of ticks) {
-    await tx.simulationTick.create({
-      data: {
-        nodeId,
-        tick: tick.tick,
-        agents: tick.agents as unknown as Prisma.InputJsonValue,
-        metrics: tick.metrics as Prisma.InputJsonValue,
-        zonePopulations: tick.zonePopulations,
-        digest: tick.digest,
-      },
-    });
-  }
-}
+/** Ticks are the bulk of a recording: written as multi-row INSERTs with their JSON bound as text. */
+export const insertTicks = (tx: Tx, provider: Database['provider'], nodeId: string, ticks: readonly NewTick[]) =>
+  insertRows(tx, Prisma.sql`simulation_ticks (node_id, tick, agents, metrics, zone_populations, digest)`, ticks, 50, (t) =>
+    Prisma.sql`(${nodeId}, ${t.tick}, ${jsonParam(provider, t.agents)}, ${jsonParam(provider, t.metrics)}, ${jsonParam(provider, t.zonePopulations)}, ${t.digest})`,
+  );
 
-const CHUNK = 500;
-
-export async function insertTransitions(tx: Tx, nodeId: string, transitions: readonly ZoneTransition[]) {
-  for (let i = 0; i < transitions.length; i += CHUNK) {
-    const rows = transitions
-      .slice(i, i + CHUNK)
-      .map((t) => Prisma.sql`(${nodeId}, ${t.tick}, ${t.agentId}, ${t.fromZone}, ${t.toZone}, ${t.reason})`);
-    await tx.$executeRaw`INSERT INTO simulation_transitions (node_id, tick, agent_id, from_zone, to_zone, reason) VALUES ${Prisma.join(rows)}`;
-  }
-}
+export const insertTransitions = (tx: Tx, nodeId: string, transitions: readonly ZoneTransition[]) =>
+  insertRows(tx, Prisma.sql`simulation_transitions (node_id, tick, agent_id, from_zone, to_zone, reason)`, transitions, 500, (t) =>
+    Prisma.sql`(${nodeId}, ${t.tick}, ${t.agentId}, ${t.fromZone}, ${t.toZone}, ${t.reason})`,
+  );
 
 export async function insertEvents(tx: Tx, nodeId: string, events: readonly SimulationEventRow[]) {
   if (events.length > 0) await tx.simulationEvent.createMany({ data: events.map((event) => ({ nodeId, ...event })) });
@@ -98,9 +84,10 @@ export const transitionsBetween = (db: Db | Tx, nodeId: string, start: number, e
 export const eventsOverlapping = (db: Db | Tx, nodeId: string, start: number, end: number) =>
   db.simulationEvent.findMany({ where: { nodeId, tick: { lte: end }, endTick: { gt: start } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
 
-export async function insertKeyMoments(tx: Tx, nodeId: string, moments: readonly KeyMoment[]) {
-  if (moments.length > 0) await tx.simulationKeyMoment.createMany({ data: moments.map((m) => ({ nodeId, ...m })) });
-}
+export const insertKeyMoments = (tx: Tx, nodeId: string, moments: readonly KeyMoment[]) =>
+  insertRows(tx, Prisma.sql`simulation_key_moments (node_id, agent_id, tick, from_stance, to_stance, event_name)`, moments, 500, (m) =>
+    Prisma.sql`(${nodeId}, ${m.agentId}, ${m.tick}, ${m.fromStance}, ${m.toStance}, ${m.eventName})`,
+  );
 
 /** One agent's recorded trajectory: its zone moves and its key moments, in tick order. */
 export const agentTransitions = (db: Db, nodeId: string, agentId: string) =>

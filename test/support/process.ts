@@ -13,12 +13,27 @@ export interface GatewayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface SpawnOptions {
+  /** What the process prints when it is ready to serve; its first capture group is the URL to resolve with. */
+  readyPattern?: RegExp;
+  readyTimeoutMs?: number;
+  /** Pin the process to these CPUs (`taskset -c`), so a load generator elsewhere does not share its core. */
+  cpus?: string;
+}
+
 /**
  * Runs the gateway's real entry point (`node --import tsx src/main.ts`) in a child process with only the given
  * environment (plus PATH/HOME), so nothing leaks in from the test runner (NODE_ENV, VITEST, ...).
  */
-export function spawnGateway(env: Record<string, string>, readyTimeoutMs = 30_000): GatewayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export const spawnGateway = (env: Record<string, string>, readyTimeoutMs = 30_000, cpus?: string): GatewayProcess =>
+  spawnScript('src/main.ts', env, { readyTimeoutMs, cpus });
+
+/** Runs a TypeScript file of this repository in a child process, as `spawnGateway` runs the gateway. */
+export function spawnScript(script: string, env: Record<string, string>, options: SpawnOptions = {}): GatewayProcess {
+  const { readyPattern = /Replay Gateway ready at (\S+)/, readyTimeoutMs = 30_000, cpus } = options;
+  const node = [process.execPath, '--import', 'tsx', script];
+  const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
+  const child = spawn(command!, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -33,7 +48,7 @@ export function spawnGateway(env: Record<string, string>, readyTimeoutMs = 30_00
   const ready = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Not ready within ${readyTimeoutMs} ms:\n${stdout}\n${stderr}`)), readyTimeoutMs);
     const check = () => {
-      const match = /Replay Gateway ready at (\S+)/.exec(stdout);
+      const match = readyPattern.exec(stdout);
       if (match?.[1]) {
         clearTimeout(timer);
         child.stdout!.off('data', check);
