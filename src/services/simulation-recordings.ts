@@ -275,7 +275,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
 
       const reused = await existingEventIds(tx, nodeId, batchEvents.map((e) => e.eventId));
       if (reused.size > 0) throw badInput(`event ids already recorded: ${[...reused].join(', ')}`, 'ticks');
-      await insertTicks(tx, nodeId, ticks);
+      await insertTicks(tx, provider, nodeId, ticks);
       await insertTransitions(tx, nodeId, transitions);
       await insertEvents(tx, nodeId, batchEvents);
       await insertKeyMoments(tx, nodeId, moments);
