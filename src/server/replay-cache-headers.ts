@@ -1,6 +1,7 @@
-import { getOperationAST, Kind } from 'graphql';
+import { OperationTypeNode } from 'graphql';
 import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
+import { selectsOnly } from './operation-roots.js';
 
 /** Root fields whose answers never change once a run is completed (replaySession marks itself otherwise). */
 const IMMUTABLE_ROOTS = new Set(['replaySession', 'layoutProfiles', '__typename']);
@@ -18,11 +19,7 @@ export function useReplayCacheHeaders(): Plugin<Record<string, unknown>, GraphQL
     onExecute({ args }) {
       const context = args.contextValue as unknown as GraphQLContext & YogaInitialContext;
       if (context.request?.method !== 'GET') return;
-      const operation = getOperationAST(args.document, args.operationName);
-      const immutableRoots =
-        operation?.operation === 'query' &&
-        operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && IMMUTABLE_ROOTS.has(s.name.value));
-      if (!immutableRoots) return;
+      if (!selectsOnly(args.document, args.operationName, OperationTypeNode.QUERY, IMMUTABLE_ROOTS)) return;
       return {
         onExecuteDone({ result }) {
           const done = result as { errors?: readonly unknown[] };

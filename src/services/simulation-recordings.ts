@@ -121,6 +121,9 @@ function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
   for (const field of ['stance', 'emotion', 'influenceScore'] as const) {
     if (!Number.isFinite(input[field])) throw badInput(`${field} must be a finite number`, `${where}.${field}`);
   }
+  for (const field of ['recentAction', 'reasoning'] as const) {
+    if (input[field]?.includes('\u0000')) throw badInput(`${field} must not contain NUL characters`, `${where}.${field}`);
+  }
   return {
     id: input.id,
     zone: input.zone,
@@ -132,16 +135,61 @@ function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
   };
 }
 
+// The canonical forms below spell out keys in sorted order, so JSON.stringify of them is already canonical JSON:
+// a tick's digest is computed in one pass over its agents (the hot path of recording) and equals the generic
+// canonicalJson of the same tick.
+const canonicalAgent = (a: AgentTickState) => ({
+  emotion: a.emotion,
+  id: a.id,
+  influenceScore: a.influenceScore,
+  reasoning: a.reasoning,
+  recentAction: a.recentAction,
+  stance: a.stance,
+  zone: a.zone,
+});
+const canonicalEvent = (e: EventInput) => ({
+  affectedZone: e.affectedZone ?? null,
+  durationTicks: e.durationTicks ?? 1,
+  id: e.id,
+  intensity: e.intensity ?? 1,
+  name: e.name ?? null,
+  type: e.type,
+});
+
 /** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
-const tickDigest = (input: TickInput, where: string) =>
-  sha256({
-    tick: input.tick,
-    metrics: input.metrics ?? {},
-    agents: input.agents.map((agent, i) => checkAgentState(agent, `${where}.agents[${i}]`)).sort(byId),
-    events: (input.events ?? [])
-      .map((e) => ({ id: e.id, type: e.type, name: e.name ?? null, intensity: e.intensity ?? 1, affectedZone: e.affectedZone ?? null, durationTicks: e.durationTicks ?? 1 }))
-      .sort(byId),
+const tickDigest = (input: TickInput, agents: readonly AgentTickState[]) =>
+  createHash('sha256')
+    .update(
+      `{"agents":${JSON.stringify([...agents].sort(byId).map(canonicalAgent))},` +
+        `"events":${JSON.stringify((input.events ?? []).map(canonicalEvent).sort(byId))},` +
+        `"metrics":${canonicalJson(input.metrics ?? {})},"tick":${JSON.stringify(input.tick)}}`,
+    )
+    .digest('hex');
+
+/** A tick's shape checked without the run (order, metrics, events): what needs no transaction. */
+function checkTickShape(input: TickInput, i: number, previous: TickInput | undefined) {
+  const where = `ticks[${i}]`;
+  requireIntInRange(input.tick, `${where}.tick`, 0, 10_000_000);
+  if (previous && input.tick <= previous.tick) throw badInput('ticks must be in increasing order', `${where}.tick`);
+  if (input.metrics != null && !isJsonObject(input.metrics)) throw badInput('metrics must be a JSON object', `${where}.metrics`);
+  rejectNulCharacters(input.metrics, `${where}.metrics`);
+  rejectNulCharacters(input.events, `${where}.events`);
+}
+
+/** A tick's agents checked against the run's roster, each once: the states to store. */
+function checkTickAgents(input: TickInput, where: string, roster: ReadonlySet<string>): AgentTickState[] {
+  const seen = new Set<string>();
+  const reported = input.agents.map((agent, i) => {
+    if (!roster.has(agent.id)) throw badInput(`agent ${agent.id} is not part of this simulation`, `${where}.agents[${i}].id`);
+    if (seen.has(agent.id)) throw badInput(`agent ${agent.id} is reported twice`, `${where}.agents[${i}].id`);
+    seen.add(agent.id);
+    return checkAgentState(agent, `${where}.agents[${i}]`);
   });
+  if (input.tick === 0 && seen.size !== roster.size) {
+    throw badInput('tick 0 must report every agent (later ticks may report only those that changed)', `${where}.agents`);
+  }
+  return reported;
+}
 
 /**
  * Recording simulation telemetry (ingest or admin), shaped for replay: full agent states at keyframes, changes
@@ -199,22 +247,21 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
     requireIngest(viewer, 'Recording simulations');
     requireId(nodeId, 'nodeId');
     if (inputs.length === 0 || inputs.length > MAX_TICKS_PER_CALL) throw badInput(`ticks must hold 1 to ${MAX_TICKS_PER_CALL} ticks`, 'ticks');
-    rejectNulCharacters(inputs, 'ticks');
-    inputs.forEach((input, i) => {
-      requireIntInRange(input.tick, `ticks[${i}].tick`, 0, 10_000_000);
-      if (i > 0 && input.tick <= inputs[i - 1]!.tick) throw badInput('ticks must be in increasing order', `ticks[${i}].tick`);
-      if (input.metrics != null && !isJsonObject(input.metrics)) throw badInput('metrics must be a JSON object', `ticks[${i}].metrics`);
-    });
+    inputs.forEach((input, i) => checkTickShape(input, i, inputs[i - 1]));
 
     return db.$transaction(async (tx) => {
       const simulation = await lockSimulation(tx, provider, nodeId);
       if (!simulation) throw notFound(`Simulation ${nodeId}`);
-      const digestOf = (input: TickInput) => tickDigest(input, `ticks[${inputs.indexOf(input)}]`);
+      const roster = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
+      const checked = inputs.map((input, i) => {
+        const reported = checkTickAgents(input, `ticks[${i}]`, roster);
+        return { input, where: `ticks[${i}]`, reported, digest: tickDigest(input, reported) };
+      });
 
       const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
-      const fresh = inputs.filter((input) => {
+      const fresh = checked.filter(({ input, digest }) => {
         if (input.tick >= simulation.totalTicks) return true;
-        if (stored.get(input.tick) !== digestOf(input)) {
+        if (stored.get(input.tick) !== digest) {
           throw new AppError('CONFLICT', `Tick ${input.tick} was already recorded with other telemetry`, { tick: input.tick });
         }
         return false;
@@ -222,31 +269,19 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       if (fresh.length > 0 && (simulation.status === 'COMPLETED' || simulation.status === 'FAILED')) {
         throw new AppError('CONFLICT', `Simulation ${nodeId} is ${simulation.status}: it takes no more ticks`, { nodeStatus: simulation.status });
       }
-      fresh.forEach((input, i) => {
+      fresh.forEach(({ input }, i) => {
         const expected = simulation.totalTicks + i;
         if (input.tick !== expected) throw badInput(`ticks are appended in order: the next one is ${expected}`, 'ticks', { expectedTick: expected });
       });
 
-      const agentIds = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
       let states: AgentStates = simulation.totalTicks > 0 ? await agentStatesAt(tx, simulation, simulation.totalTicks - 1) : new Map();
-      const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.tick) : [];
+      const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.input.tick) : [];
       const batchEvents: SimulationEventRow[] = [];
       const ticks: NewTick[] = [];
       const transitions: ZoneTransition[] = [];
       const moments: KeyMoment[] = [];
 
-      for (const input of fresh) {
-        const where = `ticks[${inputs.indexOf(input)}]`;
-        const seen = new Set<string>();
-        const reported = input.agents.map((agent, i) => {
-          if (!agentIds.has(agent.id)) throw badInput(`agent ${agent.id} is not part of this simulation`, `${where}.agents[${i}].id`);
-          if (seen.has(agent.id)) throw badInput(`agent ${agent.id} is reported twice`, `${where}.agents[${i}].id`);
-          seen.add(agent.id);
-          return checkAgentState(agent, `${where}.agents[${i}]`);
-        });
-        if (input.tick === 0 && seen.size !== agentIds.size) {
-          throw badInput('tick 0 must report every agent (later ticks may report only those that changed)', `${where}.agents`);
-        }
+      for (const { input, where, reported, digest } of fresh) {
         for (const [i, event] of (input.events ?? []).entries()) {
           requireId(event.id, `${where}.events[${i}].id`);
           requireId(event.type, `${where}.events[${i}].type`, 100);
@@ -261,14 +296,15 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
 
         const next = applyAgentChanges(states, reported);
         const eventIn = (zone: string) => active.find((e) => e.tick <= input.tick && e.endTick > input.tick && e.affectedZone === zone);
-        transitions.push(...zoneTransitions(states, next, input.tick, (zone) => eventIn(zone)?.type ?? null));
-        moments.push(...keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; }));
+        // Appended one by one: spreading a whole run's moves into push() would overflow the stack at 100,000 agents.
+        for (const move of zoneTransitions(states, next, input.tick, (zone) => eventIn(zone)?.type ?? null)) transitions.push(move);
+        for (const moment of keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; })) moments.push(moment);
         ticks.push({
           tick: input.tick,
           agents: isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next),
           metrics: input.metrics ?? {},
           zonePopulations: zonePopulations(next),
-          digest: digestOf(input),
+          digest,
         });
         states = next;
       }

@@ -396,6 +396,10 @@ describe('simulation recording', () => {
         ['durationTicks negative', [{ tick: 2, agents: [], events: [{ id: 'e5', type: 'a', durationTicks: -2 }] }]],
         ['a blank zone', [{ tick: 2, agents: [agent('a1', ' ')] }]],
         ['a blank event type', [{ tick: 2, agents: [], events: [{ id: 'e6', type: '' }] }]],
+        ['a NUL in a recent action', [{ tick: 2, agents: [agent('a1', 'neutral', { recentAction: 'moved\u0000' })] }]],
+        ['a NUL in reasoning', [{ tick: 2, agents: [agent('a1', 'neutral', { reasoning: '\u0000' })] }]],
+        ['a NUL in metrics', [{ tick: 2, metrics: { note: 'a\u0000b' }, agents: [] }]],
+        ['a NUL in an event name', [{ tick: 2, agents: [], events: [{ id: 'e7', type: 'a', name: '\u0000' }] }]],
       ];
       for (const [what, ticks] of cases) {
         const result = await recordTicks('rt-bad', ticks);
@@ -405,6 +409,16 @@ describe('simulation recording', () => {
       // 1000 ticks is the limit, not over it.
       const thousand = await ticksOk('rt-bad', Array.from({ length: 1000 }, (_, i) => ({ tick: 2 + i, agents: [] })));
       expect(thousand).toMatchObject({ recordedTicks: 1000, totalTicks: 1002 });
+    });
+
+    it('says which input of a large batch does not coerce (BAD_USER_INPUT with its path), and writes nothing', async () => {
+      await recordFixture('rt-coerce');
+      const before = await stored('rt-coerce');
+      const ticks = [tick0(), { tick: 1, agents: [agent('a1', 'neutral'), { ...agent('a2', 'neutral'), stance: 'high' as unknown as number }] }];
+      const result = await recordTicks('rt-coerce', ticks);
+      expect(codesOf(result)).toEqual(['BAD_USER_INPUT']);
+      expect(result.errors?.[0]?.message).toContain('ticks[1].agents[1].stance');
+      expect(await stored('rt-coerce')).toEqual(before);
     });
 
     it('answers NOT_FOUND for an unknown node, and is for ingest and admin tokens only', async () => {
