@@ -2,84 +2,134 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { createLogger } from 'graphql-yoga';
-import { loadConfig } from '../src/config.js';
-import { createServer } from '../src/server.js';
-import { graphqlPoster } from './graphql-post.js';
-import { interleavedRatio, toResult } from './measure.js';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { TickInput } from '../src/services/simulation-recordings.js';
+import { spawnGateway, stopProcess } from '../test/support/process.js';
+import { graphqlPoster, postGraphQL } from './graphql-post.js';
+import { interleavedRatio, median, secondsOf, toResult } from './measure.js';
+import { telemetry } from './telemetry.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const RECORD_TICKS = `mutation ($nodeId: ID!, $ticks: [TickInput!]!) { recordTicks(nodeId: $nodeId, ticks: $ticks) { recordedTicks } }`;
 const RECORD_SIMULATION = `mutation ($input: RecordSimulationInput!) { recordSimulation(input: $input) { nodeId } }`;
-const ZONES = ['supporters', 'neutral', 'skeptics'];
+const TABLE = 'CREATE TABLE bench_agent_ticks (node TEXT, tick INTEGER, agent TEXT, zone TEXT, stance REAL, emotion REAL, influence REAL, PRIMARY KEY (node, tick, agent))';
 
-/** The same deterministic telemetry for both sides: every agent reports every tick (the heaviest case). */
-function telemetry(agents: number, ticks: number) {
-  return Array.from({ length: ticks }, (_, tick) => ({
-    tick,
-    metrics: { adoption: tick / ticks },
-    agents: Array.from({ length: agents }, (_, i) => ({
-      id: `agent-${i}`,
-      zone: ZONES[(i + Math.floor(tick / 7)) % 3]!,
-      stance: ((i * 7919 + tick * 104729) % 1000) / 1000,
-      emotion: ((i * 31 + tick) % 100) / 100,
-      influenceScore: (i % 97) / 97,
-    })),
-  }));
+type Row = [node: string, tick: number, agent: string, zone: string, stance: number, emotion: number, influence: number];
+const rowsOf = (node: string, data: readonly TickInput[]): Row[] =>
+  data.flatMap((t) => t.agents.map((a): Row => [node, t.tick, a.id, a.zone, a.stance, a.emotion, a.influenceScore]));
+
+/** Baseline on SQLite: one prepared INSERT per row, all in one transaction (WAL, synchronous=FULL like the gateway). */
+function sqliteBaseline() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
+  const db = new BetterSqlite3(join(dir, 'baseline.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(TABLE);
+  const insert = db.prepare('INSERT INTO bench_agent_ticks VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const store = db.transaction((rows: Row[]) => {
+    for (const row of rows) insert.run(...row);
+  });
+  return {
+    store: async (rows: Row[]) => secondsOf(async () => store(rows)),
+    close: async () => {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
- * Agent-tick rows/s stored by `recordTicks` over HTTP (batches of 100 ticks; keyframes, changes and derived
- * populations and transitions included) ÷ better-sqlite3 prepared inserts of the same rows in one transaction
- * (WAL, synchronous=FULL like the gateway), with no GraphQL, no derivations and no JSON.
+ * Baseline on PostgreSQL: the faster of COPY (pg-copy-streams) and multi-row INSERTs, each in one transaction
+ * against the same server and database as the gateway (a table of its own).
+ */
+async function postgresBaseline(url: string, figures: { copy: number[]; insert: number[] }) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(TABLE);
+  const timed = async (each: number[], work: () => Promise<unknown>) => {
+    const seconds = await secondsOf(async () => {
+      await client.query('BEGIN');
+      await work();
+      await client.query('COMMIT');
+    });
+    each.push(seconds);
+    return seconds;
+  };
+  const copy = (rows: Row[]) =>
+    pipeline(
+      Readable.from(rows.map((row) => `${row.join('\t')}\n`)),
+      client.query(copyFrom('COPY bench_agent_ticks FROM STDIN')),
+    );
+  const insert = async (rows: Row[], suffix: string) => {
+    for (let i = 0; i < rows.length; i += 1000) {
+      const chunk = rows.slice(i, i + 1000);
+      const values = chunk.map((_, r) => `(${Array.from({ length: 7 }, (_, c) => `$${r * 7 + c + 1}`).join(', ')})`);
+      await client.query(`INSERT INTO bench_agent_ticks VALUES ${values.join(', ')}`, chunk.flatMap((row) => [`${row[0]}${suffix}`, ...row.slice(1)]));
+    }
+  };
+  return {
+    // Both ways store the same rows (the INSERT under other node ids); the faster one is the baseline.
+    store: async (rows: Row[]) => {
+      const copySeconds = await timed(figures.copy, () => copy(rows));
+      const insertSeconds = await timed(figures.insert, () => insert(rows, '-insert'));
+      return Math.min(copySeconds, insertSeconds);
+    },
+    close: () => client.end(),
+  };
+}
+
+/**
+ * Agent-tick rows/s stored by `recordTicks` over HTTP, in batches of 100 ticks (keyframes, changes, derived zone
+ * populations, transitions and key moments included) ÷ the fastest straightforward store of the same rows with no
+ * GraphQL and no derivations. The gateway runs in its own process pinned to core 0; request bodies are serialised
+ * before the clock starts, so the client's JSON work is not counted against the gateway.
  */
 export async function ingestBulk(size: BenchmarkSize, databaseUrl: string): Promise<BenchmarkResult> {
-  const agents = size === 'full' ? 10_000 : 50;
+  const postgres = databaseUrl.startsWith('postgres');
+  const agents = size === 'full' ? 1_000 : 50;
   const ticks = size === 'full' ? 200 : 20;
-  const batch = 10;
+  const batch = size === 'full' ? 100 : 10;
   const rows = agents * ticks;
-  const data = telemetry(agents, ticks);
+  const data = telemetry(agents, ticks, 1);
+  const roster = { agents: data[0]!.agents.map(({ id }) => ({ id })) };
   let round = 0;
 
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent', MAX_BODY_BYTES: String(512 * 1024 * 1024) });
-  const server = await createServer(config, createLogger('silent'));
-  const post = graphqlPoster(server.url);
-
-  const gateway = async () => {
-    const nodeId = `bench-${round++}`;
-    await post(RECORD_SIMULATION, { input: { nodeId, agents: Array.from({ length: agents }, (_, i) => ({ id: `agent-${i}` })) } });
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < ticks; i += batch) await post(RECORD_TICKS, { nodeId, ticks: data.slice(i, i + batch) });
-    return rows / (Number(process.hrtime.bigint() - start) / 1e9);
-  };
-
-  const dir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
-  const baselineDb = new BetterSqlite3(join(dir, 'baseline.db'));
-  baselineDb.pragma('journal_mode = WAL');
-  baselineDb.pragma('synchronous = FULL');
-  baselineDb.exec('CREATE TABLE agent_ticks (node TEXT, tick INTEGER, agent TEXT, zone TEXT, stance REAL, emotion REAL, influence REAL, PRIMARY KEY (node, tick, agent))');
-  const insert = baselineDb.prepare('INSERT INTO agent_ticks VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const baseline = async () => {
-    const node = `base-${round++}`;
-    const start = process.hrtime.bigint();
-    baselineDb.transaction(() => {
-      for (const t of data) for (const a of t.agents) insert.run(node, t.tick, a.id, a.zone, a.stance, a.emotion, a.influenceScore);
-    })();
-    return rows / (Number(process.hrtime.bigint() - start) / 1e9);
-  };
-
+  const gatewayProcess = spawnGateway(
+    { DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent', MAX_BODY_BYTES: String(512 * 1024 * 1024) },
+    30_000,
+    '0',
+  );
+  const pgFigures = { copy: [] as number[], insert: [] as number[] };
+  const baselineStore = postgres ? await postgresBaseline(databaseUrl, pgFigures) : sqliteBaseline();
   try {
-    const result = await interleavedRatio(size === 'full' ? 3 : 1, gateway, baseline);
-    return toResult('ingest-bulk', result, { atLeast: 0.5 }, {
+    const url = await gatewayProcess.ready;
+    const post = graphqlPoster(url);
+    const gateway = async () => {
+      const nodeId = `bench-${round++}`;
+      await post(RECORD_SIMULATION, { input: { nodeId, ...roster } });
+      const bodies: string[] = [];
+      for (let i = 0; i < ticks; i += batch) bodies.push(JSON.stringify({ query: RECORD_TICKS, variables: { nodeId, ticks: data.slice(i, i + batch) } }));
+      return rows / (await secondsOf(async () => {
+        for (const body of bodies) await postGraphQL(url, body);
+      }));
+    };
+    const baseline = async () => rows / (await baselineStore.store(rowsOf(`base-${round++}`, data)));
+
+    const result = await interleavedRatio(size === 'full' ? 5 : 1, gateway, baseline);
+    const perSecond = (seconds: number[]) => rows / median(seconds);
+    return toResult(postgres ? 'ingest-bulk-postgresql' : 'ingest-bulk', result, { atLeast: 0.5 }, {
       agents,
       ticks,
       ticksPerRequest: batch,
       gatewayRowsPerSecond: result.a,
       baselineRowsPerSecond: result.b,
+      ...(postgres ? { copyRowsPerSecond: perSecond(pgFigures.copy), multiRowInsertRowsPerSecond: perSecond(pgFigures.insert) } : {}),
     });
   } finally {
-    await server.close();
-    baselineDb.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stopProcess(gatewayProcess);
+    await baselineStore.close();
   }
 }

@@ -34,6 +34,13 @@ export async function interleavedRatio(rounds: number, measureA: () => Promise<n
   return { ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), rounds, a: median(a), b: median(b) };
 }
 
+/** Wall time of `work`, in seconds. */
+export async function secondsOf(work: () => Promise<unknown>) {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
 /** Wall time of `count` sequential calls, in milliseconds per call. */
 export async function perCallMs(count: number, call: () => Promise<unknown>) {
   const start = process.hrtime.bigint();

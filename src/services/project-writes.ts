@@ -1,10 +1,11 @@
 import { requireIngest } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import { matchesNeed } from '../domain/data-needs.js';
-import { applyDataEvents, type DataItem, type ProjectState } from '../domain/project-state.js';
+import type { DataItem } from '../domain/project-state.js';
 import { compareSequences, formatSequence, nextSequence, type Sequence } from '../domain/sequences.js';
 import { AppError, badInput } from '../errors.js';
-import type { Database, Tx } from '../store/database.js';
+import type { BulkWriter } from '../store/bulk-insert.js';
+import type { Tx } from '../store/database.js';
 import {
   existingSequences,
   findStreamEvent,
@@ -61,10 +62,11 @@ type Appended = Omit<NewStreamEvent, 'projectId'>;
  * Appends events (already in sequence order, all after the head) to a project inside the caller's transaction:
  * the rows, each key's latest value, a state snapshot every SNAPSHOT_INTERVAL data events, and the new head.
  */
-async function appendEvents(tx: Tx, provider: Database['provider'], head: Project, events: readonly Appended[]) {
+async function appendEvents(tx: Tx, bulk: BulkWriter, head: Project, events: readonly Appended[]) {
   const dataEvents = events.filter((e) => e.dataKey !== null);
   let sinceSnapshot = head.sinceSnapshot;
-  let state: ProjectState | null = null;
+  // Built only when this batch reaches a snapshot, and updated in place (a copy per event would be quadratic).
+  let state: Record<string, DataItem> | null = null;
   if (sinceSnapshot + dataEvents.length >= SNAPSHOT_INTERVAL) {
     state = Object.fromEntries((await listProjectData(tx, head.id)).map((row) => [row.dataKey, dataItemFromLatest(row)]));
   }
@@ -75,16 +77,17 @@ async function appendEvents(tx: Tx, provider: Database['provider'], head: Projec
     latest.set(item.dataKey, { event, item });
     sinceSnapshot += 1;
     if (state) {
-      state = applyDataEvents(state, [item]);
+      state[item.dataKey] = item;
       if (sinceSnapshot >= SNAPSHOT_INTERVAL) {
         await insertSnapshot(tx, head.id, event, state);
         sinceSnapshot = 0;
       }
     }
   }
-  await insertStreamEvents(tx, provider, events.map((e) => ({ ...e, projectId: head.id })));
+  await insertStreamEvents(tx, bulk, events.map((e) => ({ ...e, projectId: head.id })));
   await upsertProjectData(
     tx,
+    bulk,
     head.id,
     [...latest.values()].map(({ event, item }) => ({
       dataKey: item.dataKey,
@@ -103,13 +106,13 @@ const headOf = (project: Project): Sequence | null => (project.eventCount > 0 ? 
 
 /** Publishing, agent registration and import: every write to a project's append-only stream. */
 export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
-  const { db, provider } = database;
+  const { db, provider, bulk } = database;
 
   /** Appends one new event after the head the caller locked, stamped with the next sequence (the clock's millisecond, or n + 1 within it). */
   async function appendAfter(tx: Tx, head: Project, event: { eventType: string; dataKey: string | null; data: unknown }) {
     const timestamp = now();
     const sequence = nextSequence(headOf(head), timestamp.getTime());
-    await appendEvents(tx, provider, head, [{ ...event, ...sequence, timestamp }]);
+    await appendEvents(tx, bulk, head, [{ ...event, ...sequence, timestamp }]);
     return { sequence: formatSequence(sequence), projectId: head.id, eventType: event.eventType, data: event.data, timestamp } satisfies StreamEvent;
   }
 
@@ -222,7 +225,7 @@ export function createProjectWrites({ database, pubsub, now }: ServiceDeps) {
           lastSequence: formatSequence(last!),
         });
       }
-      await appendEvents(tx, provider, head, fresh.map(({ index: _index, ...event }) => event));
+      await appendEvents(tx, bulk, head, fresh.map(({ index: _index, ...event }) => event));
       const newLast = fresh.at(-1) ?? last;
       return { importedCount: fresh.length, skippedCount: appended.length - fresh.length, lastSequence: newLast ? formatSequence(newLast) : null };
     });

@@ -16,6 +16,7 @@ import {
 } from '../domain/agent-states.js';
 import { isJsonObject } from '../domain/json.js';
 import { AppError, badInput, notFound } from '../errors.js';
+import { JsonText } from '../store/bulk-insert.js';
 import type { Db, Tx } from '../store/database.js';
 import {
   activeEventsAt,
@@ -156,11 +157,23 @@ const canonicalEvent = (e: EventInput) => ({
   type: e.type,
 });
 
+/** Each agent state's canonical JSON, made once: the tick's digest and its stored row both use it. */
+const agentJsonCache = new WeakMap<AgentTickState, string>();
+function agentJson(state: AgentTickState) {
+  let text = agentJsonCache.get(state);
+  if (text === undefined) {
+    text = JSON.stringify(canonicalAgent(state));
+    agentJsonCache.set(state, text);
+  }
+  return text;
+}
+const agentsJson = (states: readonly AgentTickState[]) => `[${states.map(agentJson).join(',')}]`;
+
 /** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
 const tickDigest = (input: TickInput, agents: readonly AgentTickState[]) =>
   createHash('sha256')
     .update(
-      `{"agents":${JSON.stringify([...agents].sort(byId).map(canonicalAgent))},` +
+      `{"agents":${agentsJson([...agents].sort(byId))},` +
         `"events":${JSON.stringify((input.events ?? []).map(canonicalEvent).sort(byId))},` +
         `"metrics":${canonicalJson(input.metrics ?? {})},"tick":${JSON.stringify(input.tick)}}`,
     )
@@ -197,7 +210,7 @@ function checkTickAgents(input: TickInput, where: string, roster: ReadonlySet<st
  * recompute history. Telemetry is immutable: a tick sent again is a no-op, a different one a CONFLICT.
  */
 export function createSimulationRecordings({ database, now }: ServiceDeps) {
-  const { db, read, provider } = database;
+  const { db, read, provider, bulk } = database;
 
   async function recordSimulation(viewer: Viewer | null, input: RecordSimulationInput): Promise<SimulationRow> {
     requireIngest(viewer, 'Recording simulations');
@@ -301,7 +314,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         for (const moment of keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; })) moments.push(moment);
         ticks.push({
           tick: input.tick,
-          agents: isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next),
+          agents: new JsonText(agentsJson(isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next))),
           metrics: input.metrics ?? {},
           zonePopulations: zonePopulations(next),
           digest,
@@ -311,10 +324,10 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
 
       const reused = await existingEventIds(tx, nodeId, batchEvents.map((e) => e.eventId));
       if (reused.size > 0) throw badInput(`event ids already recorded: ${[...reused].join(', ')}`, 'ticks');
-      await insertTicks(tx, provider, nodeId, ticks);
-      await insertTransitions(tx, nodeId, transitions);
+      await insertTicks(tx, bulk, nodeId, ticks);
+      await insertTransitions(tx, bulk, nodeId, transitions);
       await insertEvents(tx, nodeId, batchEvents);
-      await insertKeyMoments(tx, nodeId, moments);
+      await insertKeyMoments(tx, bulk, nodeId, moments);
       const totalTicks = simulation.totalTicks + ticks.length;
       const status: SimulationStatus = ticks.length > 0 && simulation.status === 'PENDING' ? 'RUNNING' : (simulation.status as SimulationStatus);
       if (ticks.length > 0) await updateSimulation(tx, nodeId, { totalTicks, status, updatedAt: now() });

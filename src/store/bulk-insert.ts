@@ -1,16 +1,85 @@
-import { Prisma } from '../generated/prisma/sqlite/client.js';
-import type { Database, Tx } from './database.js';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Tx } from './database.js';
 
-/** A JSON value as a bound parameter: text on SQLite, cast to JSONB on PostgreSQL. */
-export const jsonParam = (provider: Database['provider'], value: unknown) =>
-  provider === 'postgresql' ? Prisma.sql`${JSON.stringify(value)}::jsonb` : Prisma.sql`${JSON.stringify(value)}`;
+/** A JSON column's value serialised already (the writers bind it as is). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+const jsonText = (value: unknown) => (value instanceof JsonText ? value.text : JSON.stringify(value));
+
+/** A table's columns as the hot write paths fill them; `json` columns take JS values, `upsertOn` makes it an upsert. */
+export interface RowShape {
+  table: string;
+  columns: readonly string[];
+  json?: readonly string[];
+  /** The unique key to upsert on: the other columns are overwritten with the new row's values. */
+  upsertOn?: readonly string[];
+}
 
 /**
- * Multi-row INSERTs of `rows`, `chunk` rows per statement: the hot write paths skip the ORM's per-row query
- * compilation and JSON handling, and stay under both stores' bound-parameter limits.
+ * The hot write paths (recording ticks, appending stream events) skip the ORM: its per-query compilation and
+ * argument handling cost more than the database's own work on large batches (see the ingest-bulk benchmark).
+ * Rows are written inside the caller's transaction.
  */
-export async function insertRows<T>(tx: Tx, into: Prisma.Sql, rows: readonly T[], chunk: number, values: (row: T) => Prisma.Sql) {
-  for (let i = 0; i < rows.length; i += chunk) {
-    await tx.$executeRaw`INSERT INTO ${into} VALUES ${Prisma.join(rows.slice(i, i + chunk).map(values))}`;
-  }
+export interface BulkWriter {
+  insert<T>(tx: Tx, shape: RowShape, rows: readonly T[], values: (row: T) => readonly unknown[]): Promise<void>;
 }
+
+const quoted = (column: string) => `"${column}"`;
+const columnList = (shape: RowShape) => shape.columns.map(quoted).join(', ');
+const conflictClause = (shape: RowShape) =>
+  shape.upsertOn
+    ? ` ON CONFLICT (${shape.upsertOn.map(quoted).join(', ')}) DO UPDATE SET ${shape.columns
+        .filter((column) => !shape.upsertOn!.includes(column))
+        .map((column) => `${quoted(column)} = excluded.${quoted(column)}`)
+        .join(', ')}`
+    : '';
+const isJson = (shape: RowShape) => shape.columns.map((column) => shape.json?.includes(column) ?? false);
+
+/** A value as Prisma's SQLite adapter binds it, so rows read back through Prisma exactly as if it had written them. */
+const sqliteValue = (value: unknown, json: boolean) =>
+  json ? jsonText(value) : value instanceof Date ? value.toISOString().replace('Z', '+00:00') : typeof value === 'boolean' ? Number(value) : value;
+
+/**
+ * SQLite: one prepared statement per shape, run row by row on the connection Prisma's adapter holds, which is
+ * inside the caller's transaction (the adapter runs every transaction on that one connection, one at a time).
+ * Row-by-row prepared inserts in one transaction are SQLite's fastest straightforward bulk write.
+ */
+export function sqliteBulkWriter(connection: BetterSqlite3.Database): BulkWriter {
+  const statements = new Map<RowShape, BetterSqlite3.Statement>();
+  return {
+    async insert(_tx, shape, rows, values) {
+      if (!connection.inTransaction) throw new Error(`Bulk insert into ${shape.table} outside a transaction`);
+      let statement = statements.get(shape);
+      if (!statement) {
+        const placeholders = shape.columns.map(() => '?').join(', ');
+        statement = connection.prepare(`INSERT INTO ${shape.table} (${columnList(shape)}) VALUES (${placeholders})${conflictClause(shape)}`);
+        statements.set(shape, statement);
+      }
+      const json = isJson(shape);
+      for (const row of rows) statement.run(values(row).map((value, i) => sqliteValue(value, json[i]!)));
+    },
+  };
+}
+
+/** PostgreSQL's limit is 65,535 bound parameters per statement. */
+const MAX_PARAMETERS = 60_000;
+
+/** PostgreSQL: multi-row INSERTs through the transaction's own connection, as many rows per statement as fit. */
+export const postgresBulkWriter = (): BulkWriter => ({
+  async insert(tx, shape, rows, values) {
+    const json = isJson(shape);
+    const perStatement = Math.min(1000, Math.floor(MAX_PARAMETERS / shape.columns.length));
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const parameters: unknown[] = [];
+      const tuples = rows.slice(i, i + perStatement).map((row) => {
+        const placeholders = values(row).map((value, c) => {
+          parameters.push(json[c] ? jsonText(value) : value);
+          return `$${parameters.length}${json[c] ? '::jsonb' : ''}`;
+        });
+        return `(${placeholders.join(', ')})`;
+      });
+      await tx.$executeRawUnsafe(`INSERT INTO ${shape.table} (${columnList(shape)}) VALUES ${tuples.join(', ')}${conflictClause(shape)}`, ...parameters);
+    }
+  },
+});

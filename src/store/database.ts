@@ -7,6 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from '../generated/prisma/sqlite/client.js';
 import { PrismaClient as PostgresClient } from '../generated/prisma/postgresql/client.js';
 import type { StoreConfig } from '../config.js';
+import { postgresBulkWriter, sqliteBulkWriter, type BulkWriter } from './bulk-insert.js';
 import { migratePostgres, migrateSqlite } from './migrations.js';
 
 /** Both generated clients expose the same model API; the SQLite one's types stand for both. */
@@ -23,6 +24,8 @@ export interface Database {
    */
   read: Db;
   provider: StoreConfig['provider'];
+  /** Bulk inserts inside a `db` transaction, past the ORM (the hot write paths). */
+  bulk: BulkWriter;
   close(): Promise<void>;
 }
 
@@ -47,14 +50,26 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
   } finally {
     migrator.close();
   }
-  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename }), transactionOptions: TRANSACTIONS });
+  // The adapter opens its connection when the client first queries; it is kept so the bulk writer can run
+  // prepared statements on it, inside the transactions Prisma opens there.
+  const adapter = new PrismaBetterSqlite3({ url: config.filename });
+  let connection: BetterSqlite3.Database | undefined;
+  const connect = adapter.connect.bind(adapter);
+  adapter.connect = async () => {
+    const opened = await connect();
+    connection = (opened as unknown as { client: BetterSqlite3.Database }).client;
+    return opened;
+  };
+  const db = new SqliteClient({ adapter, transactionOptions: TRANSACTIONS });
   for (const pragma of SQLITE_PRAGMAS) await db.$queryRawUnsafe(pragma);
+  if (!(connection instanceof BetterSqlite3)) throw new Error('The SQLite adapter no longer exposes its connection: the bulk writer needs it');
   const read = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename, readonly: true }) });
   await read.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   return {
     db,
     read,
     provider: 'sqlite',
+    bulk: sqliteBulkWriter(connection),
     close: async () => {
       await read.$disconnect();
       await db.$disconnect();
@@ -77,6 +92,7 @@ async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql
     db,
     read: db,
     provider: 'postgresql',
+    bulk: postgresBulkWriter(),
     close: async () => {
       await db.$disconnect();
       await pool.end();

@@ -1,7 +1,7 @@
 import { Prisma, type Project, type StreamEvent as StreamEventRow } from '../generated/prisma/sqlite/client.js';
 import type { ProjectState } from '../domain/project-state.js';
 import type { Sequence } from '../domain/sequences.js';
-import { insertRows, jsonParam } from './bulk-insert.js';
+import type { BulkWriter, RowShape } from './bulk-insert.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Project, StreamEventRow };
@@ -44,11 +44,11 @@ export const updateProjectHead = (tx: Tx, id: string, head: { added: number; las
     data: { eventCount: { increment: head.added }, lastMs: head.last.ms, lastN: head.last.n, sinceSnapshot: head.sinceSnapshot },
   });
 
-/** One multi-row INSERT per chunk: the hot path of publishing and importing. */
-export const insertStreamEvents = (tx: Tx, provider: Database['provider'], events: readonly NewStreamEvent[]) =>
-  insertRows(tx, Prisma.sql`stream_events (project_id, ms, n, event_type, data_key, data, "timestamp")`, events, 400, (e) =>
-    Prisma.sql`(${e.projectId}, ${e.ms}, ${e.n}, ${e.eventType}, ${e.dataKey}, ${jsonParam(provider, e.data)}, ${e.timestamp})`,
-  );
+const STREAM_EVENTS: RowShape = { table: 'stream_events', columns: ['project_id', 'ms', 'n', 'event_type', 'data_key', 'data', 'timestamp'], json: ['data'] };
+
+/** The hot path of publishing and importing. */
+export const insertStreamEvents = (tx: Tx, bulk: BulkWriter, events: readonly NewStreamEvent[]) =>
+  bulk.insert(tx, STREAM_EVENTS, events, (e) => [e.projectId, e.ms, e.n, e.eventType, e.dataKey, e.data, e.timestamp]);
 
 const LOOKUP_CHUNK = 200;
 
@@ -108,20 +108,20 @@ export const listProjectData = (db: Db | Tx, projectId: string, since: Sequence 
     orderBy: { dataKey: 'asc' },
   });
 
-export async function upsertProjectData(
+const PROJECT_DATA: RowShape = {
+  table: 'project_data',
+  columns: ['project_id', 'data_key', 'data', 'description', 'ms', 'n', 'updated_at'],
+  json: ['data'],
+  upsertOn: ['project_id', 'data_key'],
+};
+
+/** Each key's latest value (the keys are distinct within a call). */
+export const upsertProjectData = (
   tx: Tx,
+  bulk: BulkWriter,
   projectId: string,
   items: readonly { dataKey: string; data: unknown; description: string | null; ms: number; n: number; updatedAt: Date }[],
-) {
-  for (const item of items) {
-    const values = { data: item.data as Prisma.InputJsonValue, description: item.description, ms: item.ms, n: item.n, updatedAt: item.updatedAt };
-    await tx.projectData.upsert({
-      where: { projectId_dataKey: { projectId, dataKey: item.dataKey } },
-      create: { projectId, dataKey: item.dataKey, ...values },
-      update: values,
-    });
-  }
-}
+) => bulk.insert(tx, PROJECT_DATA, items, (item) => [projectId, item.dataKey, item.data, item.description, item.ms, item.n, item.updatedAt]);
 
 export const insertSnapshot = (tx: Tx, projectId: string, at: Sequence, state: ProjectState) =>
   tx.projectSnapshot.create({ data: { projectId, ms: at.ms, n: at.n, state: state as unknown as Prisma.InputJsonValue } });

@@ -1,6 +1,6 @@
 import { Prisma, type Simulation, type SimulationTick } from '../generated/prisma/sqlite/client.js';
 import type { AgentTickState, KeyMoment, ZoneTransition } from '../domain/agent-states.js';
-import { insertRows, jsonParam } from './bulk-insert.js';
+import type { BulkWriter, JsonText, RowShape } from './bulk-insert.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Simulation as SimulationRow, SimulationTick as SimulationTickRow };
@@ -44,22 +44,27 @@ export const ticksBetween = (db: Db | Tx, nodeId: string, from: number, to: numb
 
 export interface NewTick {
   tick: number;
-  agents: AgentTickState[];
+  /** The stored agents' JSON array, serialised by the caller (which has each agent's JSON at hand already). */
+  agents: JsonText;
   metrics: unknown;
   zonePopulations: Record<string, number>;
   digest: string;
 }
 
-/** Ticks are the bulk of a recording: written as multi-row INSERTs with their JSON bound as text. */
-export const insertTicks = (tx: Tx, provider: Database['provider'], nodeId: string, ticks: readonly NewTick[]) =>
-  insertRows(tx, Prisma.sql`simulation_ticks (node_id, tick, agents, metrics, zone_populations, digest)`, ticks, 50, (t) =>
-    Prisma.sql`(${nodeId}, ${t.tick}, ${jsonParam(provider, t.agents)}, ${jsonParam(provider, t.metrics)}, ${jsonParam(provider, t.zonePopulations)}, ${t.digest})`,
-  );
+const TICKS: RowShape = {
+  table: 'simulation_ticks',
+  columns: ['node_id', 'tick', 'agents', 'metrics', 'zone_populations', 'digest'],
+  json: ['agents', 'metrics', 'zone_populations'],
+};
+const TRANSITIONS: RowShape = { table: 'simulation_transitions', columns: ['node_id', 'tick', 'agent_id', 'from_zone', 'to_zone', 'reason'] };
+const KEY_MOMENTS: RowShape = { table: 'simulation_key_moments', columns: ['node_id', 'agent_id', 'tick', 'from_stance', 'to_stance', 'event_name'] };
 
-export const insertTransitions = (tx: Tx, nodeId: string, transitions: readonly ZoneTransition[]) =>
-  insertRows(tx, Prisma.sql`simulation_transitions (node_id, tick, agent_id, from_zone, to_zone, reason)`, transitions, 500, (t) =>
-    Prisma.sql`(${nodeId}, ${t.tick}, ${t.agentId}, ${t.fromZone}, ${t.toZone}, ${t.reason})`,
-  );
+/** Ticks are the bulk of a recording: written past the ORM, with their JSON serialised once. */
+export const insertTicks = (tx: Tx, bulk: BulkWriter, nodeId: string, ticks: readonly NewTick[]) =>
+  bulk.insert(tx, TICKS, ticks, (t) => [nodeId, t.tick, t.agents, t.metrics, t.zonePopulations, t.digest]);
+
+export const insertTransitions = (tx: Tx, bulk: BulkWriter, nodeId: string, transitions: readonly ZoneTransition[]) =>
+  bulk.insert(tx, TRANSITIONS, transitions, (t) => [nodeId, t.tick, t.agentId, t.fromZone, t.toZone, t.reason]);
 
 export async function insertEvents(tx: Tx, nodeId: string, events: readonly SimulationEventRow[]) {
   if (events.length > 0) await tx.simulationEvent.createMany({ data: events.map((event) => ({ nodeId, ...event })) });
@@ -84,10 +89,8 @@ export const transitionsBetween = (db: Db | Tx, nodeId: string, start: number, e
 export const eventsOverlapping = (db: Db | Tx, nodeId: string, start: number, end: number) =>
   db.simulationEvent.findMany({ where: { nodeId, tick: { lte: end }, endTick: { gt: start } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
 
-export const insertKeyMoments = (tx: Tx, nodeId: string, moments: readonly KeyMoment[]) =>
-  insertRows(tx, Prisma.sql`simulation_key_moments (node_id, agent_id, tick, from_stance, to_stance, event_name)`, moments, 500, (m) =>
-    Prisma.sql`(${nodeId}, ${m.agentId}, ${m.tick}, ${m.fromStance}, ${m.toStance}, ${m.eventName})`,
-  );
+export const insertKeyMoments = (tx: Tx, bulk: BulkWriter, nodeId: string, moments: readonly KeyMoment[]) =>
+  bulk.insert(tx, KEY_MOMENTS, moments, (m) => [nodeId, m.agentId, m.tick, m.fromStance, m.toStance, m.eventName]);
 
 /** One agent's recorded trajectory: its zone moves and its key moments, in tick order. */
 export const agentTransitions = (db: Db, nodeId: string, agentId: string) =>
