@@ -136,18 +136,13 @@ function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
   };
 }
 
-// The canonical forms below spell out keys in sorted order, so JSON.stringify of them is already canonical JSON:
-// a tick's digest is computed in one pass over its agents (the hot path of recording) and equals the generic
-// canonicalJson of the same tick.
-const canonicalAgent = (a: AgentTickState) => ({
-  emotion: a.emotion,
-  id: a.id,
-  influenceScore: a.influenceScore,
-  reasoning: a.reasoning,
-  recentAction: a.recentAction,
-  stance: a.stance,
-  zone: a.zone,
-});
+// Canonical JSON spells out keys in sorted order at every depth (what canonicalJson makes of any value). The
+// agents of a tick are written straight to that form, in one pass (the hot path of recording): JSON.stringify
+// of a finite number is its String(), and strings are escaped by JSON.stringify.
+const jsonString = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
+const agentJson = (a: AgentTickState) =>
+  `{"emotion":${a.emotion},"id":${JSON.stringify(a.id)},"influenceScore":${a.influenceScore},"reasoning":${jsonString(a.reasoning)},` +
+  `"recentAction":${jsonString(a.recentAction)},"stance":${a.stance},"zone":${JSON.stringify(a.zone)}}`;
 const canonicalEvent = (e: EventInput) => ({
   affectedZone: e.affectedZone ?? null,
   durationTicks: e.durationTicks ?? 1,
@@ -157,24 +152,28 @@ const canonicalEvent = (e: EventInput) => ({
   type: e.type,
 });
 
-/** Each agent state's canonical JSON, made once: the tick's digest and its stored row both use it. */
-const agentJsonCache = new WeakMap<AgentTickState, string>();
-function agentJson(state: AgentTickState) {
-  let text = agentJsonCache.get(state);
-  if (text === undefined) {
-    text = JSON.stringify(canonicalAgent(state));
-    agentJsonCache.set(state, text);
-  }
-  return text;
+/**
+ * Agents' canonical JSON arrays, each agent serialised once per call: a tick's digest and its stored row (a
+ * keyframe repeats the unchanged agents) share the text.
+ */
+function agentsJsonWriter() {
+  const made = new Map<AgentTickState, string>();
+  const one = (state: AgentTickState) => {
+    let text = made.get(state);
+    if (text === undefined) {
+      text = agentJson(state);
+      made.set(state, text);
+    }
+    return text;
+  };
+  return (states: readonly AgentTickState[]) => `[${states.map(one).join(',')}]`;
 }
-const agentsJson = (states: readonly AgentTickState[]) => `[${states.map(agentJson).join(',')}]`;
 
 /** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
-const tickDigest = (input: TickInput, agents: readonly AgentTickState[]) =>
+const tickDigest = (input: TickInput, agentsJson: string) =>
   createHash('sha256')
     .update(
-      `{"agents":${agentsJson([...agents].sort(byId))},` +
-        `"events":${JSON.stringify((input.events ?? []).map(canonicalEvent).sort(byId))},` +
+      `{"agents":${agentsJson},"events":${JSON.stringify((input.events ?? []).map(canonicalEvent).sort(byId))},` +
         `"metrics":${canonicalJson(input.metrics ?? {})},"tick":${JSON.stringify(input.tick)}}`,
     )
     .digest('hex');
@@ -266,9 +265,10 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const simulation = await lockSimulation(tx, provider, nodeId);
       if (!simulation) throw notFound(`Simulation ${nodeId}`);
       const roster = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
+      const agentsJson = agentsJsonWriter();
       const checked = inputs.map((input, i) => {
         const reported = checkTickAgents(input, `ticks[${i}]`, roster);
-        return { input, where: `ticks[${i}]`, reported, digest: tickDigest(input, reported) };
+        return { input, where: `ticks[${i}]`, reported, digest: tickDigest(input, agentsJson([...reported].sort(byId))) };
       });
 
       const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
