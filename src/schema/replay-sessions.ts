@@ -1,4 +1,5 @@
 import { keyframeAtOrBefore } from '../domain/agent-states.js';
+import { MAX_PLAYBACK_SPEED } from '../domain/playback-pacing.js';
 import { requireViewer } from '../auth/access.js';
 import { guardStream } from '../realtime/guarded-stream.js';
 import { LAYERS, type PlaybackFrame as Frame, type ReplayView, type WorldState as WorldStateShape } from '../services/replay-sessions.js';
@@ -206,7 +207,7 @@ const PlaybackFrame = builder.unionType('PlaybackFrame', {
 builder.subscriptionFields((t) => ({
   replayPlayback: t.field({
     type: PlaybackFrame,
-    description: 'Per tick its transition and marker frames, then its state frame, at speed × PLAYBACK_TICKS_PER_SECOND; then an EndFrame.',
+    description: `Per tick its transition and marker frames, then its state frame, at speed × PLAYBACK_TICKS_PER_SECOND; then an EndFrame. Speed is at most ${MAX_PLAYBACK_SPEED}, which plays unpaced: as fast as the subscriber takes the frames.`,
     args: {
       sessionId: t.arg.id({ required: true }),
       startTick: t.arg.int({ defaultValue: 0 }),

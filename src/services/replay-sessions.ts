@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Repeater } from '@repeaterjs/repeater';
 import { requireViewer } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
@@ -7,6 +7,7 @@ import { agentPosition } from '../domain/agent-positions.js';
 import { sampleAgents, type SamplingStrategy } from '../domain/agent-sampling.js';
 import { applyAgentChanges, isKeyframe, keyframeAtOrBefore, type AgentStates, type AgentTickState } from '../domain/agent-states.js';
 import { findLayoutProfile, type LayoutProfile } from '../domain/layouts.js';
+import { MAX_PLAYBACK_SPEED, tickIntervalMs } from '../domain/playback-pacing.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import {
   createReplaySession,
@@ -309,36 +310,46 @@ export function createReplaySessions({ database, config, now }: ServiceDeps) {
 
   /**
    * Live playback: per tick, its transition and marker frames then its state frame, paced at `speed` ×
-   * PLAYBACK_TICKS_PER_SECOND, then one end frame. Reads a chunk at a time, keeps the session alive while it
-   * plays, and stops as soon as the subscriber leaves (a slow one simply slows the reading).
+   * PLAYBACK_TICKS_PER_SECOND (unpaced at MAX_PLAYBACK_SPEED), then one end frame. Reads a chunk at a time, keeps
+   * the session alive while it plays, and stops as soon as the subscriber leaves (a slow one simply slows the reading).
    */
   async function replayPlayback(viewer: Viewer | null, sessionId: string, startTick: number, speed: number) {
     const view = await use(viewer, sessionId);
     requireTick(view.simulation, startTick, 'startTick');
-    if (!Number.isFinite(speed) || speed <= 0 || speed > 1000) throw badInput('speed must be greater than 0 and at most 1000', 'speed');
-    const tickMs = 1000 / (speed * config.playbackTicksPerSecond);
+    if (!Number.isFinite(speed) || speed <= 0 || speed > MAX_PLAYBACK_SPEED) {
+      throw badInput(`speed must be greater than 0 and at most ${MAX_PLAYBACK_SPEED} (which plays unpaced)`, 'speed');
+    }
+    const tickMs = tickIntervalMs(speed, config.playbackTicksPerSecond);
     const last = view.simulation.totalTicks - 1;
     return new Repeater<PlaybackFrame>(async (push, stop) => {
       const leaving = new AbortController();
       void stop.then(() => leaving.abort());
       let due = performance.now();
+      let touchedAt = now().getTime();
       try {
         for (let start = startTick; start <= last && !leaving.signal.aborted; start += PLAYBACK_CHUNK) {
           const end = Math.min(last, start + PLAYBACK_CHUNK - 1);
-          const [states, moves, events] = await Promise.all([
-            worldStates(view, start, end),
-            transitions(view, start, end),
-            eventsOverlapping(read, view.simulation.nodeId, start, end),
-          ]);
+          const [states, moves] = await Promise.all([worldStates(view, start, end), transitions(view, start, end)]);
           for (const state of states) {
-            await sleep(Math.max(0, due - performance.now()), undefined, { signal: leaving.signal });
+            // Ahead of schedule, wait; otherwise (unpaced, or running late) only yield to the event loop, so socket
+            // writes and other clients get their turn between ticks: reads and pushes alone never leave it. Even a
+            // zero timeout would wait for the timers' next turn, about 1 ms.
+            const wait = due - performance.now();
+            await (wait > 0 ? sleep(wait, undefined, { signal: leaving.signal }) : nextTurn());
             due += tickMs;
             for (const transition of moves.filter((m) => m.tick === state.tick)) await push({ kind: 'transition', tick: state.tick, transition });
-            for (const event of events.filter((e) => e.tick === state.tick)) await push({ kind: 'marker', tick: state.tick, event: toActiveEvent(event) });
+            // An event's marker is due at its first tick, where it is among the state's active events (it lasts a tick at least).
+            for (const event of state.activeEvents) if (event.tick === state.tick) await push({ kind: 'marker', tick: state.tick, event });
             await push({ kind: 'state', tick: state.tick, state });
             if (leaving.signal.aborted) return;
           }
-          await touchReplaySession(db, sessionId, now(), new Date(now().getTime() - ttlMs));
+          // Refreshing twice per TTL keeps the session alive; refreshing every chunk would put a committed write
+          // (an fsync on SQLite) between every few ticks.
+          const at = now();
+          if (at.getTime() - touchedAt >= ttlMs / 2) {
+            touchedAt = at.getTime();
+            await touchReplaySession(db, sessionId, at, new Date(touchedAt - ttlMs));
+          }
         }
         await push({ kind: 'end', finalTick: last, sessionId });
         stop();
