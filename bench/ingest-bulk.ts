@@ -110,8 +110,8 @@ export async function ingestBulk(size: BenchmarkSize, databaseUrl: string): Prom
     const gateway = async () => {
       const nodeId = `bench-${round++}`;
       await post(RECORD_SIMULATION, { input: { nodeId, ...roster } });
-      const bodies: string[] = [];
-      for (let i = 0; i < ticks; i += batch) bodies.push(JSON.stringify({ query: RECORD_TICKS, variables: { nodeId, ticks: data.slice(i, i + batch) } }));
+      const bodies: Buffer[] = [];
+      for (let i = 0; i < ticks; i += batch) bodies.push(Buffer.from(JSON.stringify({ query: RECORD_TICKS, variables: { nodeId, ticks: data.slice(i, i + batch) } })));
       return rows / (await secondsOf(async () => {
         for (const body of bodies) await postGraphQL(url, body);
       }));
