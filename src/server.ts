@@ -17,7 +17,7 @@ import { useLimits } from './server/limits.js';
 import { maskError, quietClientErrors, useContractValidationCodes } from './server/mask-error.js';
 import { attachGraphqlWs } from './server/graphql-ws.js';
 import { isProjectExport, serveProjectExport } from './server/project-export.js';
-import { useCompiledBulkWrites } from './server/compiled-bulk-writes.js';
+import { useCompiledExecution } from './server/compiled-execution.js';
 import { useReplayCacheHeaders } from './server/replay-cache-headers.js';
 import { startRetentionJob } from './server/retention-job.js';
 import { openDatabase, type Database } from './store/database.js';
@@ -74,7 +74,7 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
       const who = viewer !== undefined ? viewer : await verify(request.headers.get('authorization'));
       return createContext({ db: ready.database.read, services: ready.services, limits: config.limits }, who, closeTransport);
     },
-    plugins: [...useLimits(config.limits), useContractValidationCodes(), metrics.yogaPlugin, useReplayCacheHeaders(), useCompiledBulkWrites()],
+    plugins: [...useLimits(config.limits), useContractValidationCodes(), metrics.yogaPlugin, useReplayCacheHeaders(), useCompiledExecution()],
   });
 
   const httpServer = createHttpServer((req, res) => {

@@ -60,7 +60,13 @@ export function toPage<T>(
 ): Page<T> {
   const nodes = rows.slice(0, size);
   return {
-    edges: nodes.map((node) => ({ cursor: encodeCursor(list, keyOf(node)), node })),
+    // Cursors are made when read: most clients ask only for pageInfo's endCursor, not one per edge.
+    edges: nodes.map((node) => ({
+      get cursor() {
+        return encodeCursor(list, keyOf(node));
+      },
+      node,
+    })),
     hasNextPage: rows.length > size,
     hasPreviousPage: args.after !== undefined && args.after !== null,
     totalCount,

@@ -1,19 +1,16 @@
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { OperationTypeNode, type DocumentNode, type ExecutionResult } from 'graphql';
+import { getOperationAST, OperationTypeNode, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { selectsOnly } from './operation-roots.js';
-
-/** The mutations whose variables carry bulk data: a recordTicks call holds up to 1,000 ticks of every agent. */
-const BULK_WRITES = new Set(['recordTicks', 'importEvents']);
 
 /**
- * Runs the bulk-write mutations on graphql-jit, whose variable coercion is compiled per operation: graphql-js
- * walks every input object generically, which cost more than storing the rows (about half of recordTicks'
- * server time in the ingest-bulk profile). Everything else keeps the reference executor, whose behaviour the
- * subscriptions and error paths are built and tested on. Bad variables are handed back to it too: graphql-jit's
- * messages do not say which of 100,000 inputs was wrong, graphql-js's do (`at "ticks[3].agents[17].stance"`).
+ * Runs queries and mutations on graphql-jit: each operation is compiled once (per document) into code that
+ * coerces its variables and walks its selections without graphql-js's generic, per-field interpretation. That
+ * was about half of recordTicks' server time (100,000 input objects per call) and a tenth of a page of traces.
+ * Subscriptions keep the reference executor, whose streams the fan-out, guards and buffers are built on. Bad
+ * variables are handed back to it too: graphql-jit's messages do not say which of 100,000 inputs was wrong,
+ * graphql-js's do (`at "ticks[3].agents[17].stance"`).
  */
-export function useCompiledBulkWrites(): Plugin {
+export function useCompiledExecution(): Plugin {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
   const compiledFor = (schema: Parameters<typeof compileQuery>[0], document: DocumentNode, operationName: string | undefined) => {
     const byName = compiled.get(document) ?? new Map<string, CompiledQuery | null>();
@@ -26,7 +23,7 @@ export function useCompiledBulkWrites(): Plugin {
   };
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
-      if (!selectsOnly(args.document, args.operationName, OperationTypeNode.MUTATION, BULK_WRITES)) return;
+      if (getOperationAST(args.document, args.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) return;
       const query = compiledFor(args.schema, args.document, args.operationName ?? undefined);
       if (!query) return;
       setExecuteFn(async (execution) => {
