@@ -1,31 +1,65 @@
 // npm run bench [-- NAME...]: runs the benchmarks (all, or those named) and writes bench/results.json.
 // BENCH_SIZE=smoke runs them on tiny data; BENCH_DATABASE_URL picks the store (default: a temp SQLite file).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The *-postgresql variants run on a fresh database of the PostgreSQL that TEST_DATABASE_URL (or the default
+// local one) names, and are skipped, with one line saying so, when it does not answer.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fanout } from './fanout.js';
 import { ingestBulk } from './ingest-bulk.js';
+import { ingestSingle } from './ingest-single.js';
+import { playback } from './playback.js';
+import { queryTraces } from './query-traces.js';
 import { seek } from './seek.js';
+import { subscriberMemory } from './subscriber-memory.js';
 import { timeTravel } from './time-travel.js';
+import { freshDatabase } from '../test/support/databases.js';
+import { postgresAvailability } from '../test/support/postgres-availability.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
-const benchmarks: Record<string, (size: BenchmarkSize, databaseUrl: string) => Promise<BenchmarkResult>> = {
+type Benchmark = (size: BenchmarkSize, databaseUrl: string) => Promise<BenchmarkResult>;
+/** The same benchmark against PostgreSQL. */
+const onPostgres = (benchmark: Benchmark) => ({ postgres: benchmark });
+
+const benchmarks: Record<string, Benchmark | { postgres: Benchmark }> = {
+  fanout,
   'ingest-bulk': ingestBulk,
+  'ingest-bulk-postgresql': onPostgres(ingestBulk),
+  'ingest-single': ingestSingle,
+  playback,
+  'query-traces': queryTraces,
+  'query-traces-postgresql': onPostgres(queryTraces),
   seek,
+  'subscriber-memory': subscriberMemory,
   'time-travel': timeTravel,
 };
+
+/** A fresh store for one benchmark: a temp SQLite file (or BENCH_DATABASE_URL), or a new PostgreSQL database. */
+async function storeFor(benchmark: Benchmark | { postgres: Benchmark }): Promise<{ url: string; drop(): Promise<void> } | { skipped: string }> {
+  if ('postgres' in benchmark) {
+    const postgres = await postgresAvailability();
+    return postgres.available ? freshDatabase('postgresql') : { skipped: postgres.reason };
+  }
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, drop: async () => undefined };
+  return freshDatabase('sqlite');
+}
 
 export async function runBenchmarks(names: readonly string[], size: BenchmarkSize, output: string | null) {
   const unknown = names.filter((name) => !(name in benchmarks));
   if (unknown.length > 0) throw new Error(`Unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`);
   const results: (BenchmarkResult & { size: BenchmarkSize; node: string; date: string })[] = [];
   for (const name of names.length > 0 ? names : Object.keys(benchmarks)) {
-    const dir = mkdtempSync(join(tmpdir(), 'replay-bench-'));
+    const benchmark = benchmarks[name]!;
+    const store = await storeFor(benchmark);
+    if ('skipped' in store) {
+      console.log(`${name}: skipped (${store.skipped})`);
+      continue;
+    }
     try {
-      const result = await benchmarks[name]!(size, process.env.BENCH_DATABASE_URL ?? `file:${join(dir, 'bench.db')}`);
+      const result = await ('postgres' in benchmark ? benchmark.postgres : benchmark)(size, store.url);
       results.push({ ...result, size, node: process.version, date: new Date().toISOString() });
       console.log(`${result.name}: ratio ${result.ratio.toFixed(3)} (min ${result.min.toFixed(3)}, max ${result.max.toFixed(3)}), target ${result.target}: ${result.pass ? 'pass' : 'MISS'}`);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await store.drop();
     }
   }
   if (output) {
@@ -38,6 +72,8 @@ export async function runBenchmarks(names: readonly string[], size: BenchmarkSiz
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // The load generators and in-process baselines run here, on core 1; servers are pinned to core 0.
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const size = process.env.BENCH_SIZE === 'smoke' ? 'smoke' : 'full';
   await runBenchmarks(process.argv.slice(2), size, new URL('./results.json', import.meta.url).pathname);
 }

@@ -59,17 +59,14 @@ builder.subscriptionFields((t) => ({
     type: ContextUpdate,
     description: "Every update to the person's context (one session's, when sessionId is given), as it commits.",
     args: { personId: t.arg.id({ required: true }), sessionId: t.arg.id() },
-    subscribe: (_, args, ctx) => {
-      const viewer = requirePerson(ctx.viewer, args.personId);
-      const events = ctx.services.subscribe('contextUpdated', args.personId, {
+    subscribe: (_, { personId, sessionId }, ctx) => {
+      const viewer = requirePerson(ctx.viewer, personId);
+      // The stream lives as long as the subscription: it keeps what it needs, not the context.
+      const events = ctx.services.subscribe('contextUpdated', personId, {
         bufferLimit: ctx.limits.subscriberBufferEvents,
-        onOverflow: () => ctx.closeTransport?.(1008, 'Subscriber too slow: outgoing buffer full'),
+        onOverflow: ctx.closeTransport,
       });
-      return guardStream(
-        events,
-        viewer,
-        (e) => canReadPerson(viewer, e.trace.personId) && (!args.sessionId || e.trace.sessionId === args.sessionId),
-      );
+      return guardStream(events, viewer, (e) => canReadPerson(viewer, e.trace.personId) && (!sessionId || e.trace.sessionId === sessionId));
     },
     resolve: (event, _, ctx) => {
       ctx.refreshLoaders();
