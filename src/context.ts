@@ -9,7 +9,7 @@ export interface GraphQLContext {
   viewer: Viewer | null;
   services: Services;
   limits: Limits;
-  /** Created on first use, so requests that load nothing pay nothing. */
+  /** Created on first use, so requests that load nothing pay nothing; refreshLoaders starts a new set. */
   readonly loaders: Loaders;
   /** Subscriptions call this before resolving each event, so no event sees another's cached rows. */
   refreshLoaders(): void;
@@ -24,18 +24,18 @@ export function createContext(
   viewer: Viewer | null,
   closeTransport?: GraphQLContext['closeTransport'],
 ): GraphQLContext {
-  let loaders: Loaders | undefined;
+  let current: Loaders | undefined;
+  // A stable object reading the current set: Yoga merges contexts by spreading them, which would freeze a getter
+  // on the context itself into whatever set it returned then (and refreshLoaders would change nothing).
+  const loaders = new Proxy({} as Loaders, { get: (_, name) => (current ??= createLoaders(base.db))[name as keyof Loaders] });
   return {
     viewer,
     services: base.services,
     limits: base.limits,
     closeTransport,
-    get loaders() {
-      loaders ??= createLoaders(base.db);
-      return loaders;
-    },
+    loaders,
     refreshLoaders() {
-      loaders = undefined;
+      current = undefined;
     },
     readsMutableData: false,
   };
