@@ -1,17 +1,15 @@
 import { createLogger } from 'graphql-yoga';
 import { developmentViewer } from '../src/auth/viewer.js';
 import { loadConfig } from '../src/config.js';
-import { seededRandom } from '../src/domain/random.js';
 import { createLocalPubSub } from '../src/realtime/pubsub.js';
 import { createServer } from '../src/server.js';
 import { createServices } from '../src/services/index.js';
-import type { TickInput } from '../src/services/simulation-recordings.js';
 import { openDatabase } from '../src/store/database.js';
 import { graphqlPoster } from './graphql-post.js';
 import { interleavedRatio, perCallMs, toResult } from './measure.js';
+import { telemetry } from './telemetry.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
-const ZONES = ['supporters', 'neutral', 'skeptics'];
 const STATE = `query ($id: ID!, $tick: Int!) { replaySession(id: $id) { state(tick: $tick) { tick agents { id zone stance position { x y } } } } }`;
 
 /**
@@ -28,22 +26,10 @@ export async function seek(size: BenchmarkSize, databaseUrl: string): Promise<Be
   // Seed through the product's own recording service (in-process: the recording path is `ingest-bulk`'s subject).
   const database = await openDatabase(config.store);
   const services = createServices({ database, pubsub: createLocalPubSub(), config, now: () => new Date() });
-  const ids = Array.from({ length: agents }, (_, i) => `agent-${i}`);
-  await services.recordSimulation(developmentViewer, { nodeId: 'seek', keyframeInterval: interval, agents: ids.map((id) => ({ id })) });
-  const random = seededRandom(7);
+  const data = telemetry(agents, ticks, 0.1);
+  await services.recordSimulation(developmentViewer, { nodeId: 'seek', keyframeInterval: interval, agents: data[0]!.agents.map(({ id }) => ({ id })) });
   const seedStart = Date.now();
-  for (let start = 0; start < ticks; start += 20) {
-    const batch: TickInput[] = Array.from({ length: Math.min(20, ticks - start) }, (_, k) => {
-      const tick = start + k;
-      // Tick 0 reports everyone; later ticks about 10% of the agents, as a live run would.
-      const reported = tick === 0 ? ids : ids.filter(() => random() < 0.1);
-      return {
-        tick,
-        agents: reported.map((id) => ({ id, zone: ZONES[Math.floor(random() * 3)]!, stance: random(), emotion: random(), influenceScore: random() })),
-      };
-    });
-    await services.recordTicks(developmentViewer, 'seek', batch);
-  }
+  for (let start = 0; start < ticks; start += 20) await services.recordTicks(developmentViewer, 'seek', data.slice(start, start + 20));
   const seedSeconds = (Date.now() - seedStart) / 1000;
   await database.close();
 
