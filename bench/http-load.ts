@@ -1,9 +1,8 @@
 // HTTP load against the gateway and its baseline: both servers on core 0, the load generator on core 1 (this
 // machine has two), so neither server shares its core with the client measuring it.
 import { spawnGateway, spawnScript, stopProcess } from '../test/support/process.js';
+import { CLIENT_CPUS, SERVER_CPUS } from './cores.js';
 
-const SERVER_CPUS = '0';
-const LOAD_CPUS = '1';
 
 /** What to send: POSTs of `body`, where each `{{n}}` becomes the request's number modulo `variants`. */
 interface LoadRequests {
@@ -70,7 +69,7 @@ export async function withGatewayAndBaseline<T>(
     readyPattern: new RegExp(`${baseline.name} ready at (\\S+)`),
     cpus: SERVER_CPUS,
   });
-  const generator = spawnScript('bench/http-load-child.ts', {}, { readyPattern: /http-load ready at (\S+)/, cpus: LOAD_CPUS });
+  const generator = spawnScript('bench/http-load-child.ts', {}, { readyPattern: /http-load ready at (\S+)/, cpus: CLIENT_CPUS });
   try {
     const [gatewayUrl, baselineUrl, generatorUrl] = await Promise.all([gateway.ready, server.ready, generator.ready]);
     return await measure({ gatewayUrl, baselineUrl, load: loadRunner(generatorUrl) });

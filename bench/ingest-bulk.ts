@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { TickInput } from '../src/services/simulation-recordings.js';
 import { spawnGateway, stopProcess } from '../test/support/process.js';
+import { SERVER_CPUS } from './cores.js';
 import { graphqlPoster, postGraphQL } from './graphql-post.js';
 import { interleavedRatio, median, secondsOf, toResult } from './measure.js';
 import { telemetry } from './telemetry.js';
@@ -100,7 +101,7 @@ export async function ingestBulk(size: BenchmarkSize, databaseUrl: string): Prom
   const gatewayProcess = spawnGateway(
     { DATABASE_URL: databaseUrl, PORT: '0', LOG_LEVEL: 'silent', MAX_BODY_BYTES: String(512 * 1024 * 1024) },
     30_000,
-    '0',
+    SERVER_CPUS,
   );
   const pgFigures = { copy: [] as number[], insert: [] as number[] };
   const baselineStore = postgres ? await postgresBaseline(databaseUrl, pgFigures) : sqliteBaseline();

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { developmentViewer } from '../src/auth/viewer.js';
@@ -11,14 +10,13 @@ import type { TickInput } from '../src/services/simulation-recordings.js';
 import { openDatabase } from '../src/store/database.js';
 import { spawnGateway, stopProcess } from '../test/support/process.js';
 import { signToken, TEST_JWT_SECRET } from '../test/support/tokens.js';
+import { SERVER_CPUS } from './cores.js';
 import { interleavedRatio, secondsOf, toResult } from './measure.js';
 import { createPlaybackBaseline } from './playback-baseline.js';
 import type { BenchmarkResult, BenchmarkSize } from './types.js';
 
 const ZONES = ['supporters', 'neutral', 'skeptics'];
 const NODE_ID = 'playback';
-/** Servers run on core 0; bench/run.ts keeps this process (the subscriber and the baseline) on core 1. */
-const SERVER_CPU = '0';
 
 /** Everything a dashboard draws from a frame, so the gateway builds and sends all of what the baseline builds. */
 const PLAYBACK = `subscription ($sessionId: ID!, $speed: Float) {
@@ -133,7 +131,7 @@ export async function playback(size: BenchmarkSize, databaseUrl: string): Promis
 
   // Deployed as in production (NODE_ENV=production needs auth): graphql-js, for one, runs slower checks outside it.
   const env = { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'production', JWT_SECRET: TEST_JWT_SECRET };
-  const gateway = spawnGateway(env, 30_000, availableParallelism() > 1 ? SERVER_CPU : undefined);
+  const gateway = spawnGateway(env, 30_000, SERVER_CPUS);
   const client = createClient({
     url: async () => (await gateway.ready).replace(/^http/, 'ws'),
     connectionParams: async () => ({ authorization: `Bearer ${await signToken({ sub: 'bench' })}` }),

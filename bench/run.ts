@@ -4,6 +4,7 @@
 // local one) names, and are skipped, with one line saying so, when it does not answer.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { CLIENT_CPUS } from './cores.js';
 import { fanout } from './fanout.js';
 import { ingestBulk } from './ingest-bulk.js';
 import { ingestSingle } from './ingest-single.js';
@@ -72,8 +73,8 @@ export async function runBenchmarks(names: readonly string[], size: BenchmarkSiz
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // The load generators and in-process baselines run here, on core 1; servers are pinned to core 0.
-  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  // The load generators and in-process baselines run here (see cores.ts).
+  if (CLIENT_CPUS) execFileSync('taskset', ['-a', '-p', '-c', CLIENT_CPUS, String(process.pid)], { stdio: 'ignore' });
   const size = process.env.BENCH_SIZE === 'smoke' ? 'smoke' : 'full';
   await runBenchmarks(process.argv.slice(2), size, new URL('./results.json', import.meta.url).pathname);
 }

@@ -1,14 +1,10 @@
 // The processes of the WebSocket benchmarks (`fanout`, `subscriber-memory`): the servers under test (the gateway
 // and the raw `ws` baseline) pinned to one core, and the client swarms (bench/ws-swarm.ts) pinned to the other.
-import { availableParallelism } from 'node:os';
 import { print } from 'graphql';
 import { ContextUpdatedDocument } from '../test/generated/graphql.js';
 import { untilMetric } from '../test/support/metrics.js';
 import { spawnScript, stopProcess, type GatewayProcess } from '../test/support/process.js';
-
-const SERVER_CPU = '0';
-/** On a single-core machine both sides share it: the figures are then still comparable, only noisier. */
-const CLIENT_CPU = availableParallelism() > 1 ? '1' : '0';
+import { CLIENT_CPUS, SERVER_CPUS } from './cores.js';
 
 /** A graphql-transport-ws `subscribe` payload. */
 export interface SubscribePayload {
@@ -62,8 +58,8 @@ export function createProcessGroup() {
   const probed = { NODE_OPTIONS: '--expose-gc --max-semi-space-size=1' };
   const script = (path: string, env: Record<string, string>, readyPattern: RegExp | undefined, { probe = false }: ServerOptions) =>
     probe
-      ? spawnScript('bench/rss-probe.ts', { ...env, ...probed, RSS_PROBE_SCRIPT: path }, { readyPattern, cpus: SERVER_CPU })
-      : spawnScript(path, env, { readyPattern, cpus: SERVER_CPU });
+      ? spawnScript('bench/rss-probe.ts', { ...env, ...probed, RSS_PROBE_SCRIPT: path }, { readyPattern, cpus: SERVER_CPUS })
+      : spawnScript(path, env, { readyPattern, cpus: SERVER_CPUS });
 
   return {
     /** The real gateway (`src/main.ts`) in open development mode. */
@@ -77,7 +73,7 @@ export function createProcessGroup() {
     },
     /** A client swarm, driven over its control API. */
     async swarm() {
-      const control = await track(spawnScript('bench/ws-swarm.ts', {}, { readyPattern: /ws-swarm ready at (\S+)/, cpus: CLIENT_CPU })).ready;
+      const control = await track(spawnScript('bench/ws-swarm.ts', {}, { readyPattern: /ws-swarm ready at (\S+)/, cpus: CLIENT_CPUS })).ready;
       const command = async <T>(path: string, body: unknown = {}): Promise<T> => {
         const response = await fetch(new URL(path, control), { method: 'POST', body: JSON.stringify(body) });
         const text = await response.text();

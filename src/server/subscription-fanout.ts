@@ -119,6 +119,9 @@ export function createSubscriptionFanout(options: FanoutOptions) {
   return { subscribe };
 }
 
+/** A graphql-transport-ws `next` message around an already serialised result. */
+const nextFrame = (id: string, payload: string) => `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`;
+
 interface Hub {
   bufferLimit: number;
   /** The serialised result of `event` for the subscribers of `shape`, executed for whichever of them asks first. */
@@ -205,14 +208,14 @@ class Delivery implements Delivering, EventSink<unknown> {
       this.stop();
       return Promise.resolve();
     }
-    return new Promise<void>((resolve) => socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`, () => resolve()));
+    return new Promise<void>((resolve) => socket.send(nextFrame(id, payload), () => resolve()));
   }
 
   #send(payload: string) {
     const { socket, id } = this.target;
     if (this.#ended) return;
     if (socket.readyState !== WebSocket.OPEN) return this.stop();
-    const frame = `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`;
+    const frame = nextFrame(id, payload);
     // Measured on the socket rather than counted per frame: no write callback to keep per subscriber.
     if (socket.bufferedAmount > this.hub.bufferLimit * frame.length) return this.#tooSlow();
     socket.send(frame);
