@@ -11,9 +11,10 @@ const PERSONS = 1000;
 
 /**
  * `updateContext` requests/s over HTTP at concurrency 16 (one session per person, 1,000 persons; every update
- * one transaction: session read, trace insert, session update, commit) ÷ a bare `node:http` server storing the
- * same request as one prepared INSERT into the same table (WAL, synchronous=FULL on both sides, so each answer
- * waits for its commit to reach the disk). The baseline is SQLite whatever BENCH_DATABASE_URL names.
+ * reads its session, inserts its trace and moves the session's head; on SQLite the updates that arrive together
+ * share one commit) ÷ a bare `node:http` server storing the same request as one prepared INSERT into the same
+ * table, committed per request (WAL, synchronous=FULL on both sides, so each answer waits for its commit to reach
+ * the disk). The baseline is SQLite whatever BENCH_DATABASE_URL names.
  */
 export async function ingestSingle(size: BenchmarkSize, databaseUrl: string): Promise<BenchmarkResult> {
   const seconds = size === 'full' ? 2 : 1;

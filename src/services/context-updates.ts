@@ -3,11 +3,10 @@ import { requireWriteFor } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import { applyFusion, fuseSources, type ContextSource } from '../domain/fusion.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../domain/json.js';
-import { badInput } from '../errors.js';
-import { createSession, lockSession, updateSession } from '../store/sessions.js';
-import { findTrace, insertTrace, type TraceRow } from '../store/traces.js';
+import { AppError, badInput } from '../errors.js';
+import type { SessionAppend } from '../store/session-appends.js';
+import { findTrace, type TraceRow } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
-import { writeOnce } from './idempotent-writes.js';
 import { rejectNulCharacters, requireId } from './input-checks.js';
 
 export interface ContextSourceInput {
@@ -58,12 +57,10 @@ function checkSources(input: UpdateContextInput, maxSources: number): ContextSou
 
 /**
  * Fuses one update into its session: one transaction writes the immutable trace and the session's new state
- * (serialised per session), then subscribers are told. A retry with the same clientEventId returns the first
- * result and writes nothing.
+ * (serialised per session; on SQLite, updates arriving together share a commit), then subscribers are told.
+ * A retry with the same clientEventId returns the first result and writes nothing.
  */
 export function createContextUpdates({ database, pubsub, config, now }: ServiceDeps) {
-  const { db } = database;
-
   async function updateContext(viewer: Viewer | null, input: UpdateContextInput): Promise<ContextUpdateResult> {
     requireId(input.personId, 'personId');
     requireId(input.sessionId, 'sessionId');
@@ -71,53 +68,53 @@ export function createContextUpdates({ database, pubsub, config, now }: ServiceD
     requireWriteFor(viewer, input.personId);
     const eventType = requireId(input.eventType ?? 'context_update', 'eventType', 100);
     const sources = checkSources(input, config.limits.maxSourcesPerUpdate);
-    const key = input.clientEventId
-      ? { scope: `person:${input.personId}`, operation: 'updateContext', key: requireId(input.clientEventId, 'clientEventId') }
+    const once = input.clientEventId
+      ? {
+          scope: { scope: `person:${input.personId}`, operation: 'updateContext', key: requireId(input.clientEventId, 'clientEventId') },
+          keep: ({ trace, context }: SessionAppend): StoredResponse => ({ traceId: trace.id, context }),
+        }
       : null;
+    const sessionKey = { personId: input.personId, sessionId: input.sessionId };
 
-    const { result, duplicate } = await writeOnce(db, key, now, {
-      fromStored: async (stored: StoredResponse, tx) => {
-        const trace = await findTrace(tx, stored.traceId);
-        return trace ? { trace, context: stored.context } : null;
-      },
-      toStored: ({ trace, context }): StoredResponse => ({ traceId: trace.id, context }),
-      write: async (tx) => {
-        const sessionKey = { personId: input.personId, sessionId: input.sessionId };
-        const session = await lockSession(tx, database.provider, sessionKey);
-        const receivedAt = now();
-        const timestamp = input.timestamp ?? receivedAt;
-        if (timestamp.getTime() > receivedAt.getTime() + MAX_CLOCK_SKEW_MS) {
-          throw badInput('timestamp is in the future', 'timestamp', { receivedAt: receivedAt.toISOString() });
-        }
-        if (session && timestamp < session.lastAt) {
-          throw badInput('timestamp is earlier than the session’s last update; history is append-only', 'timestamp', {
-            lastAt: session.lastAt.toISOString(),
-          });
-        }
-        const fusion = fuseSources(sources, timestamp, receivedAt);
-        const context = applyFusion((session?.context as JsonObject | undefined) ?? {}, fusion);
-        const seq = (session?.lastSeq ?? 0) + 1;
-        const trace = await insertTrace(tx, {
-          id: randomUUID(),
-          ...sessionKey,
-          seq,
-          eventType,
-          timestamp,
-          receivedAt,
-          eventData: { sources: input.sources.map(storedSource), fusion: { ...fusion } },
-          contextAfter: context,
-          snapshotStored: input.storeSnapshot ?? true,
+    const outcome = await database.sessions.append(sessionKey, once, (session): SessionAppend => {
+      const receivedAt = now();
+      const timestamp = input.timestamp ?? receivedAt;
+      if (timestamp.getTime() > receivedAt.getTime() + MAX_CLOCK_SKEW_MS) {
+        throw badInput('timestamp is in the future', 'timestamp', { receivedAt: receivedAt.toISOString() });
+      }
+      if (session && timestamp < session.lastAt) {
+        throw badInput('timestamp is earlier than the session’s last update; history is append-only', 'timestamp', {
+          lastAt: session.lastAt.toISOString(),
         });
-        if (session) {
-          await updateSession(tx, sessionKey, { traceCount: { increment: 1 }, lastSeq: seq, lastAt: timestamp, context });
-        } else {
-          await createSession(tx, { ...sessionKey, traceCount: 1, lastSeq: seq, firstAt: timestamp, lastAt: timestamp, context });
-        }
-        return { trace, context };
-      },
+      }
+      const fusion = fuseSources(sources, timestamp, receivedAt);
+      const context = applyFusion((session?.context as JsonObject | undefined) ?? {}, fusion);
+      const trace: TraceRow = {
+        id: randomUUID(),
+        ...sessionKey,
+        seq: (session?.lastSeq ?? 0) + 1,
+        eventType,
+        timestamp,
+        receivedAt,
+        eventData: { sources: input.sources.map(storedSource), fusion: { ...fusion } },
+        contextAfter: context,
+        snapshotStored: input.storeSnapshot ?? true,
+        replayOfId: null,
+        replaySource: null,
+        replayedBy: null,
+      };
+      return { trace, context };
     });
-    if (!duplicate) await pubsub.publish('contextUpdated', input.personId, result);
-    return { ...result, duplicate };
+    if ('stored' in outcome) return { ...(await firstResult(outcome.stored, input.clientEventId!)), duplicate: true };
+    await pubsub.publish('contextUpdated', input.personId, outcome.appended);
+    return { ...outcome.appended, duplicate: false };
+  }
+
+  /** A retry's answer: the first update's trace, as committed. */
+  async function firstResult({ traceId, context }: StoredResponse, key: string) {
+    const trace = await findTrace(database.read, traceId);
+    if (!trace) throw new AppError('CONFLICT', 'The first result for this updateContext key is no longer available (deleted since)', { key });
+    return { trace, context };
   }
 
   return { updateContext };

@@ -35,8 +35,8 @@ import {
   type SimulationEventRow,
   type SimulationRow,
 } from '../store/simulations.js';
+import { retryOnUniqueViolation } from '../store/unique-violations.js';
 import type { ServiceDeps } from './deps.js';
-import { retryOnUniqueViolation } from './idempotent-writes.js';
 import { rejectNulCharacters, requireId, requireIntInRange } from './input-checks.js';
 
 export type SimulationStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED';

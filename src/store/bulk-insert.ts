@@ -37,7 +37,7 @@ const conflictClause = (shape: RowShape) =>
 const isJson = (shape: RowShape) => shape.columns.map((column) => shape.json?.includes(column) ?? false);
 
 /** A value as Prisma's SQLite adapter binds it, so rows read back through Prisma exactly as if it had written them. */
-const sqliteValue = (value: unknown, json: boolean) =>
+export const sqliteValue = (value: unknown, json: boolean) =>
   json ? jsonText(value) : value instanceof Date ? value.toISOString().replace('Z', '+00:00') : typeof value === 'boolean' ? Number(value) : value;
 
 /**

@@ -8,7 +8,9 @@ import { PrismaClient as SqliteClient } from '../generated/prisma/sqlite/client.
 import { PrismaClient as PostgresClient } from '../generated/prisma/postgresql/client.js';
 import type { StoreConfig } from '../config.js';
 import { postgresBulkWriter, sqliteBulkWriter, type BulkWriter } from './bulk-insert.js';
+import { GroupCommit } from './group-commit.js';
 import { migratePostgres, migrateSqlite } from './migrations.js';
+import { postgresSessionAppender, sqliteSessionAppender, type SessionAppender } from './session-appends.js';
 
 /** Both generated clients expose the same model API; the SQLite one's types stand for both. */
 export type Db = SqliteClient;
@@ -26,6 +28,8 @@ export interface Database {
   provider: StoreConfig['provider'];
   /** Bulk inserts inside a `db` transaction, past the ORM (the hot write paths). */
   bulk: BulkWriter;
+  /** A context update's trace and session write (the hot single-row path). */
+  sessions: SessionAppender;
   close(): Promise<void>;
 }
 
@@ -50,19 +54,23 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
   } finally {
     migrator.close();
   }
-  // The adapter opens its connection when the client first queries; it is kept so the bulk writer can run
-  // prepared statements on it, inside the transactions Prisma opens there.
+  // The adapter opens its connection when the client first queries; it is kept so the bulk writer and the
+  // session appender can run prepared statements on it, and its transactions share the group commit's lock.
   const adapter = new PrismaBetterSqlite3({ url: config.filename });
   let connection: BetterSqlite3.Database | undefined;
+  let commits: GroupCommit | undefined;
   const connect = adapter.connect.bind(adapter);
   adapter.connect = async () => {
     const opened = await connect();
     connection = (opened as unknown as { client: BetterSqlite3.Database }).client;
+    if (!(connection instanceof BetterSqlite3)) throw new Error('The SQLite adapter no longer exposes its connection: the hot write paths need it');
+    commits = new GroupCommit(connection);
+    commits.shareLockWith(opened);
     return opened;
   };
   const db = new SqliteClient({ adapter, transactionOptions: TRANSACTIONS });
   for (const pragma of SQLITE_PRAGMAS) await db.$queryRawUnsafe(pragma);
-  if (!(connection instanceof BetterSqlite3)) throw new Error('The SQLite adapter no longer exposes its connection: the bulk writer needs it');
+  if (!connection || !commits) throw new Error('The SQLite adapter did not connect');
   const read = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename, readonly: true }) });
   await read.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
   return {
@@ -70,6 +78,7 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
     read,
     provider: 'sqlite',
     bulk: sqliteBulkWriter(connection),
+    sessions: sqliteSessionAppender(connection, commits),
     close: async () => {
       await read.$disconnect();
       await db.$disconnect();
@@ -93,6 +102,7 @@ async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql
     read: db,
     provider: 'postgresql',
     bulk: postgresBulkWriter(),
+    sessions: postgresSessionAppender(db),
     close: async () => {
       await db.$disconnect();
       await pool.end();
