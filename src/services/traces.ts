@@ -4,7 +4,7 @@ import { badInput, notFound } from '../errors.js';
 import { deleteIdempotencyKeysBefore, findIdempotentResponse } from '../store/idempotency.js';
 import { lockSession, refreshSessionAggregates } from '../store/sessions.js';
 import { traceStatistics } from '../store/trace-stats.js';
-import { countTraces, deleteTraceRow, deleteTracesBefore, findTrace, listTraces, type TraceFilter, type TraceRow } from '../store/traces.js';
+import { countTraces, deleteTraceRow, deleteTracesBefore, findTrace, type TraceFilter, type TraceRow } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
 import { writeOnce } from './idempotent-writes.js';
 import { requireId, requireIntInRange } from './input-checks.js';
@@ -38,7 +38,7 @@ export function createTraces({ database, config, now }: ServiceDeps) {
     const size = pageSize(args, config.limits.maxPageSize);
     const key = afterKey('traces', args, ['time', 'string']);
     const after = key ? { timestamp: new Date(key[0] as number), id: String(key[1]) } : null;
-    const rows = await listTraces(read, scoped, size + 1, after);
+    const rows = await database.tracePages.list(scoped, size + 1, after);
     return toPage('traces', rows, size, args, (t) => [t.timestamp.getTime(), t.id], () => countTraces(read, scoped));
   }
 

@@ -8,9 +8,10 @@ import { PrismaClient as SqliteClient } from '../generated/prisma/sqlite/client.
 import { PrismaClient as PostgresClient } from '../generated/prisma/postgresql/client.js';
 import type { StoreConfig } from '../config.js';
 import { postgresBulkWriter, sqliteBulkWriter, type BulkWriter } from './bulk-insert.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type SqliteAdapter } from './group-commit.js';
 import { migratePostgres, migrateSqlite } from './migrations.js';
 import { postgresSessionAppender, sqliteSessionAppender, type SessionAppender } from './session-appends.js';
+import { postgresTracePages, sqliteTracePages, type TracePages } from './trace-pages.js';
 
 /** Both generated clients expose the same model API; the SQLite one's types stand for both. */
 export type Db = SqliteClient;
@@ -30,6 +31,8 @@ export interface Database {
   bulk: BulkWriter;
   /** A context update's trace and session write (the hot single-row path). */
   sessions: SessionAppender;
+  /** Pages of traces, newest first (the hot read path), on the read connection. */
+  tracePages: TracePages;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,30 @@ const SQLITE_PRAGMAS = [
   'PRAGMA foreign_keys = ON',
 ];
 
+/**
+ * Wraps the adapter's connect to keep the better-sqlite3 connection it opens (and tell `onConnect`);
+ * `connection()` fails loudly if the adapter has not connected or no longer exposes it.
+ */
+function keepConnection(adapter: PrismaBetterSqlite3, onConnect?: (opened: SqliteAdapter, connection: BetterSqlite3.Database) => void) {
+  let connection: BetterSqlite3.Database | undefined;
+  const connect = adapter.connect.bind(adapter);
+  adapter.connect = async () => {
+    const opened = await connect();
+    const client = (opened as unknown as { client: unknown }).client;
+    if (!(client instanceof BetterSqlite3)) throw new Error('The SQLite adapter no longer exposes its connection: the hot paths need it');
+    connection = client;
+    onConnect?.(opened, client);
+    return opened;
+  };
+  return {
+    adapter,
+    connection: () => {
+      if (!connection) throw new Error('The SQLite adapter has not connected');
+      return connection;
+    },
+  };
+}
+
 async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>): Promise<Database> {
   if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
   const migrator = new BetterSqlite3(config.filename);
@@ -54,31 +81,26 @@ async function openSqlite(config: Extract<StoreConfig, { provider: 'sqlite' }>):
   } finally {
     migrator.close();
   }
-  // The adapter opens its connection when the client first queries; it is kept so the bulk writer and the
-  // session appender can run prepared statements on it, and its transactions share the group commit's lock.
-  const adapter = new PrismaBetterSqlite3({ url: config.filename });
-  let connection: BetterSqlite3.Database | undefined;
+  // Each adapter opens its connection when its client first queries. Both are kept, so the hot paths can run
+  // prepared statements on them, and the writing one's transactions take the group commit's lock.
   let commits: GroupCommit | undefined;
-  const connect = adapter.connect.bind(adapter);
-  adapter.connect = async () => {
-    const opened = await connect();
-    connection = (opened as unknown as { client: BetterSqlite3.Database }).client;
-    if (!(connection instanceof BetterSqlite3)) throw new Error('The SQLite adapter no longer exposes its connection: the hot write paths need it');
+  const writer = keepConnection(new PrismaBetterSqlite3({ url: config.filename }), (opened, connection) => {
     commits = new GroupCommit(connection);
     commits.shareLockWith(opened);
-    return opened;
-  };
-  const db = new SqliteClient({ adapter, transactionOptions: TRANSACTIONS });
+  });
+  const db = new SqliteClient({ adapter: writer.adapter, transactionOptions: TRANSACTIONS });
   for (const pragma of SQLITE_PRAGMAS) await db.$queryRawUnsafe(pragma);
-  if (!connection || !commits) throw new Error('The SQLite adapter did not connect');
-  const read = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: config.filename, readonly: true }) });
+  const reader = keepConnection(new PrismaBetterSqlite3({ url: config.filename, readonly: true }));
+  const read = new SqliteClient({ adapter: reader.adapter });
   await read.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+  const connection = writer.connection();
   return {
     db,
     read,
     provider: 'sqlite',
     bulk: sqliteBulkWriter(connection),
-    sessions: sqliteSessionAppender(connection, commits),
+    sessions: sqliteSessionAppender(connection, commits!),
+    tracePages: sqliteTracePages(reader.connection()),
     close: async () => {
       await read.$disconnect();
       await db.$disconnect();
@@ -103,6 +125,7 @@ async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql
     provider: 'postgresql',
     bulk: postgresBulkWriter(),
     sessions: postgresSessionAppender(db),
+    tracePages: postgresTracePages(pool),
     close: async () => {
       await db.$disconnect();
       await pool.end();

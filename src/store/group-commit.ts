@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { Mutex } from 'async-mutex';
 
-type SqliteAdapter = Awaited<ReturnType<PrismaBetterSqlite3['connect']>>;
+export type SqliteAdapter = Awaited<ReturnType<PrismaBetterSqlite3['connect']>>;
 
 /** How many writes one commit carries at most; the rest go in the next. */
 const MAX_GROUP = 256;

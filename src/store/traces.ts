@@ -36,18 +36,6 @@ export const findTracesByIds = (db: Db, ids: readonly string[]) => db.trace.find
 export const findReplaysOf = (db: Db, ids: readonly string[]) =>
   db.trace.findMany({ where: { replayOfId: { in: [...ids] } }, orderBy: [{ timestamp: 'asc' }, { id: 'asc' }] });
 
-/** Newest first, `limit` rows strictly after `after`. */
-export function listTraces(db: Db, filter: TraceFilter, limit: number, after: TraceKey | null) {
-  const where = whereOf(filter);
-  return db.trace.findMany({
-    where: after
-      ? { AND: [where, { OR: [{ timestamp: { lt: after.timestamp } }, { timestamp: after.timestamp, id: { lt: after.id } }] }] }
-      : where,
-    orderBy: [{ timestamp: 'desc' }, { id: 'desc' }],
-    take: limit,
-  });
-}
-
 export const countTraces = (db: Db, filter: TraceFilter) => db.trace.count({ where: whereOf(filter) });
 
 /** Which part of a session's own history (replays excluded): from a time, up to a position. */

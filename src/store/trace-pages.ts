@@ -1,0 +1,116 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import type { JsonValue } from '../domain/json.js';
+import { sqliteValue } from './bulk-insert.js';
+import type { TraceFilter, TraceKey, TraceRow } from './traces.js';
+
+/**
+ * A page of traces, newest first: `limit` rows strictly after `after`. The most requested read (dashboards page
+ * through a person's history), so it runs as a prepared statement on the read connection rather than through the
+ * ORM, whose query compilation and row mapping cost more than the database's own work (see the query-traces
+ * benchmark). Each filter's shape is one statement, prepared once.
+ */
+export interface TracePages {
+  list(filter: TraceFilter, limit: number, after: TraceKey | null): Promise<TraceRow[]>;
+}
+
+const COLUMNS = `id, person_id, session_id, seq, event_type, "timestamp", received_at, event_data, context_after, snapshot_stored, replay_of_id, replay_source, replayed_by`;
+
+interface StoredTrace {
+  id: string;
+  person_id: string;
+  session_id: string;
+  seq: number | null;
+  event_type: string;
+  timestamp: string | Date;
+  received_at: string | Date;
+  event_data: unknown;
+  context_after: unknown;
+  snapshot_stored: number | boolean;
+  replay_of_id: string | null;
+  replay_source: string | null;
+  replayed_by: string | null;
+}
+
+/** The statement for a filter's shape, and its parameters in order; `placeholder(n)` names the n-th (1-based). */
+function pageQuery(filter: TraceFilter, limit: number, after: TraceKey | null, placeholder: (n: number) => string) {
+  const parameters: unknown[] = [];
+  const bind = (value: unknown) => {
+    parameters.push(value);
+    return placeholder(parameters.length);
+  };
+  const where: string[] = [];
+  if (filter.personId) where.push(`person_id = ${bind(filter.personId)}`);
+  if (filter.sessionId) where.push(`session_id = ${bind(filter.sessionId)}`);
+  if (filter.eventTypes) where.push(filter.eventTypes.length ? `event_type IN (${filter.eventTypes.map(bind).join(', ')})` : 'FALSE');
+  if (filter.from) where.push(`"timestamp" >= ${bind(filter.from)}`);
+  if (filter.to) where.push(`"timestamp" <= ${bind(filter.to)}`);
+  if (filter.replayed === true) where.push('replay_of_id IS NOT NULL');
+  if (filter.replayed === false) where.push('replay_of_id IS NULL');
+  if (after) where.push(`("timestamp" < ${bind(after.timestamp)} OR ("timestamp" = ${bind(after.timestamp)} AND id < ${bind(after.id)}))`);
+  const sql = `SELECT ${COLUMNS} FROM traces${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY "timestamp" DESC, id DESC LIMIT ${bind(limit)}`;
+  return { sql, parameters };
+}
+
+/** A stored row as the ORM would return it; `json` reads a JSON column as its driver returns it. */
+const toTrace = (row: StoredTrace, json: (value: unknown) => unknown): TraceRow => ({
+  id: row.id,
+  personId: row.person_id,
+  sessionId: row.session_id,
+  seq: row.seq,
+  eventType: row.event_type,
+  timestamp: new Date(row.timestamp),
+  receivedAt: new Date(row.received_at),
+  eventData: json(row.event_data) as JsonValue,
+  contextAfter: row.context_after === null ? null : (json(row.context_after) as JsonValue),
+  snapshotStored: Boolean(row.snapshot_stored),
+  replayOfId: row.replay_of_id,
+  replaySource: row.replay_source,
+  replayedBy: row.replayed_by,
+});
+
+/** SQLite: on the read-only connection; values bound as Prisma's adapter binds them (ISO text times). */
+export function sqliteTracePages(connection: BetterSqlite3.Database): TracePages {
+  const statements = new Map<string, BetterSqlite3.Statement<unknown[], StoredTrace>>();
+  const parse = (text: unknown) => JSON.parse(text as string) as unknown;
+  return {
+    async list(filter, limit, after) {
+      const { sql, parameters } = pageQuery(filter, limit, after, () => '?');
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = connection.prepare<unknown[], StoredTrace>(sql).safeIntegers(false);
+        statements.set(sql, statement);
+      }
+      return statement.all(...parameters.map((value) => sqliteValue(value, false))).map((row) => toTrace(row, parse));
+    },
+  };
+}
+
+/**
+ * PostgreSQL's TIMESTAMP(3) columns hold UTC without a zone, as Prisma writes them: node-pg would read them, and
+ * bind Dates, in the process's local time zone, so times go both ways as UTC text here.
+ */
+const TIMESTAMP_OID = 1114;
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_OID ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+const postgresValue = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
+
+/** PostgreSQL: a named statement (parsed and planned once per pooled connection); jsonb arrives parsed. */
+export function postgresTracePages(pool: pg.Pool): TracePages {
+  const names = new Map<string, string>();
+  return {
+    async list(filter, limit, after) {
+      const { sql, parameters } = pageQuery(filter, limit, after, (n) => `$${n}`);
+      let name = names.get(sql);
+      if (!name) {
+        name = `trace-page-${names.size + 1}`;
+        names.set(sql, name);
+      }
+      const { rows } = await pool.query<StoredTrace>({ name, text: sql, values: parameters.map(postgresValue), types });
+      return rows.map((row) => toTrace(row, (value) => value));
+    },
+  };
+}
