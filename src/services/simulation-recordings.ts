@@ -153,20 +153,20 @@ const canonicalEvent = (e: EventInput) => ({
 });
 
 /**
- * Agents' canonical JSON arrays, each agent serialised once per call: a tick's digest and its stored row (a
- * keyframe repeats the unchanged agents) share the text.
+ * Agents' canonical JSON arrays within one call, in id order (the canonical order of a tick's agents): each state
+ * is serialised once, and an agent's latest text is kept by its id, so a keyframe's unchanged agents reuse theirs.
  */
 function agentsJsonWriter() {
-  const made = new Map<AgentTickState, string>();
+  const states = new Map<string, AgentTickState>();
+  const texts = new Map<string, string>();
   const one = (state: AgentTickState) => {
-    let text = made.get(state);
-    if (text === undefined) {
-      text = agentJson(state);
-      made.set(state, text);
-    }
+    if (states.get(state.id) === state) return texts.get(state.id)!;
+    const text = agentJson(state);
+    states.set(state.id, state);
+    texts.set(state.id, text);
     return text;
   };
-  return (states: readonly AgentTickState[]) => `[${states.map(one).join(',')}]`;
+  return (sorted: readonly AgentTickState[]) => `[${sorted.map(one).join(',')}]`;
 }
 
 /** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
@@ -267,8 +267,9 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const roster = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
       const agentsJson = agentsJsonWriter();
       const checked = inputs.map((input, i) => {
-        const reported = checkTickAgents(input, `ticks[${i}]`, roster);
-        return { input, where: `ticks[${i}]`, reported, digest: tickDigest(input, agentsJson([...reported].sort(byId))) };
+        const reported = checkTickAgents(input, `ticks[${i}]`, roster).sort(byId);
+        const reportedJson = agentsJson(reported);
+        return { input, where: `ticks[${i}]`, reported, reportedJson, digest: tickDigest(input, reportedJson) };
       });
 
       const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
@@ -294,7 +295,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const transitions: ZoneTransition[] = [];
       const moments: KeyMoment[] = [];
 
-      for (const { input, where, reported, digest } of fresh) {
+      for (const { input, where, reported, reportedJson, digest } of fresh) {
         for (const [i, event] of (input.events ?? []).entries()) {
           requireId(event.id, `${where}.events[${i}].id`);
           requireId(event.type, `${where}.events[${i}].type`, 100);
@@ -312,9 +313,12 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         // Appended one by one: spreading a whole run's moves into push() would overflow the stack at 100,000 agents.
         for (const move of zoneTransitions(states, next, input.tick, (zone) => eventIn(zone)?.type ?? null)) transitions.push(move);
         for (const moment of keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; })) moments.push(moment);
+        // A keyframe stores every agent, another tick those that changed: when that is every agent reported
+        // (a subset of both), it is the same list as the digest's, text included.
+        const kept = isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next);
         ticks.push({
           tick: input.tick,
-          agents: new JsonText(agentsJson(isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next))),
+          agents: new JsonText(kept.length === reported.length ? reportedJson : agentsJson(kept.sort(byId))),
           metrics: input.metrics ?? {},
           zonePopulations: zonePopulations(next),
           digest,
