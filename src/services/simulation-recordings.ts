@@ -117,6 +117,11 @@ export async function recordedTick(db: Db | Tx, simulation: Pick<SimulationRow, 
 export const agentStatesAt = async (db: Db | Tx, simulation: Pick<SimulationRow, 'nodeId' | 'keyframeInterval'>, tick: number): Promise<AgentStates> =>
   (await recordedTick(db, simulation, tick))?.states ?? new Map();
 
+/**
+ * The state to store, its keys in sorted order, which is canonicalJson's: JSON.stringify of a list of checked
+ * states is their canonical JSON (JSON.stringify of a finite number is its String(), and strings are escaped the
+ * same way), written by the engine in one pass. It is the hot path of recording.
+ */
 function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
   requireId(input.zone, `${where}.zone`, 100);
   for (const field of ['stance', 'emotion', 'influenceScore'] as const) {
@@ -126,23 +131,16 @@ function checkAgentState(input: AgentTickInput, where: string): AgentTickState {
     if (input[field]?.includes('\u0000')) throw badInput(`${field} must not contain NUL characters`, `${where}.${field}`);
   }
   return {
-    id: input.id,
-    zone: input.zone,
-    stance: input.stance,
     emotion: input.emotion,
+    id: input.id,
     influenceScore: input.influenceScore,
-    recentAction: input.recentAction || null,
     reasoning: input.reasoning || null,
+    recentAction: input.recentAction || null,
+    stance: input.stance,
+    zone: input.zone,
   };
 }
 
-// Canonical JSON spells out keys in sorted order at every depth (what canonicalJson makes of any value). The
-// agents of a tick are written straight to that form, in one pass (the hot path of recording): JSON.stringify
-// of a finite number is its String(), and strings are escaped by JSON.stringify.
-const jsonString = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
-const agentJson = (a: AgentTickState) =>
-  `{"emotion":${a.emotion},"id":${JSON.stringify(a.id)},"influenceScore":${a.influenceScore},"reasoning":${jsonString(a.reasoning)},` +
-  `"recentAction":${jsonString(a.recentAction)},"stance":${a.stance},"zone":${JSON.stringify(a.zone)}}`;
 const canonicalEvent = (e: EventInput) => ({
   affectedZone: e.affectedZone ?? null,
   durationTicks: e.durationTicks ?? 1,
@@ -151,23 +149,6 @@ const canonicalEvent = (e: EventInput) => ({
   name: e.name ?? null,
   type: e.type,
 });
-
-/**
- * Agents' canonical JSON arrays within one call, in id order (the canonical order of a tick's agents): each state
- * is serialised once, and an agent's latest text is kept by its id, so a keyframe's unchanged agents reuse theirs.
- */
-function agentsJsonWriter() {
-  const states = new Map<string, AgentTickState>();
-  const texts = new Map<string, string>();
-  const one = (state: AgentTickState) => {
-    if (states.get(state.id) === state) return texts.get(state.id)!;
-    const text = agentJson(state);
-    states.set(state.id, state);
-    texts.set(state.id, text);
-    return text;
-  };
-  return (sorted: readonly AgentTickState[]) => `[${sorted.map(one).join(',')}]`;
-}
 
 /** A tick as recorded, with defaults spelled out and lists in id order: what a resend is compared by. */
 const tickDigest = (input: TickInput, agentsJson: string) =>
@@ -265,10 +246,9 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const simulation = await lockSimulation(tx, provider, nodeId);
       if (!simulation) throw notFound(`Simulation ${nodeId}`);
       const roster = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
-      const agentsJson = agentsJsonWriter();
       const checked = inputs.map((input, i) => {
         const reported = checkTickAgents(input, `ticks[${i}]`, roster).sort(byId);
-        const reportedJson = agentsJson(reported);
+        const reportedJson = JSON.stringify(reported);
         return { input, where: `ticks[${i}]`, reported, reportedJson, digest: tickDigest(input, reportedJson) };
       });
 
@@ -318,7 +298,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         const kept = isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next);
         ticks.push({
           tick: input.tick,
-          agents: new JsonText(kept.length === reported.length ? reportedJson : agentsJson(kept.sort(byId))),
+          agents: new JsonText(kept.length === reported.length ? reportedJson : JSON.stringify(kept.sort(byId))),
           metrics: input.metrics ?? {},
           zonePopulations: zonePopulations(next),
           digest,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import {
   CompleteSimulationDocument,
@@ -194,6 +195,46 @@ describe('simulation recording', () => {
   });
 
   describe('recordTicks', () => {
+    // The digest of every stored tick is part of the data: a resend is compared against it, whichever version of
+    // the gateway stored it. It is fixed as the SHA-256 of the tick's canonical JSON (keys sorted at every depth,
+    // defaults spelled out, agents and events in id order), computed here independently of the gateway.
+    it('stores each tick’s digest as the SHA-256 of its canonical JSON', async () => {
+      const canonical = (value: unknown): string =>
+        Array.isArray(value)
+          ? `[${value.map(canonical).join(',')}]`
+          : value !== null && typeof value === 'object'
+            ? `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`
+            : JSON.stringify(value);
+      await recordFixture('rt-digest');
+      const awkward = 'quote " backslash \\ tab \t newline \n émoji 🛰 \u2028';
+      const ticks: TickInput[] = [
+        {
+          tick: 0,
+          metrics: { zeta: [3, { b: 1, a: -0 }], alpha: 'x' },
+          events: [{ id: 'e2', type: 'rally', affectedZone: 'neutral' }, { id: 'e1', type: 'storm', name: awkward, intensity: 0.5, durationTicks: 3 }],
+          agents: [
+            agent('a3', awkward, { stance: -0, emotion: 1e-7, influenceScore: 1e21, reasoning: awkward }),
+            agent('a1', 'neutral', { stance: 0.1 + 0.2, emotion: -1, influenceScore: 123456789.125, recentAction: 'posted' }),
+            agent('a4', 'skeptics'),
+            agent('a2', 'supporters', { stance: Number.MIN_VALUE, emotion: Number.MAX_SAFE_INTEGER }),
+          ],
+        },
+        { tick: 1, agents: [agent('a2', 'neutral', { stance: 0.5 })] },
+      ];
+      await ticksOk('rt-digest', ticks);
+      const expected = ticks.map((input) =>
+        createHash('sha256')
+          .update(canonical({
+            agents: byId(input.agents.map(asStored)),
+            events: byId((input.events ?? []).map((e) => ({ durationTicks: 1, intensity: 1, name: null, affectedZone: null, ...e }))),
+            metrics: input.metrics ?? {},
+            tick: input.tick,
+          }))
+          .digest('hex'),
+      );
+      expect((await stored('rt-digest')).ticks.map((row) => row.digest)).toEqual(expected);
+    });
+
     it('takes a run from PENDING to RUNNING, and completeSimulation to COMPLETED', async () => {
       await recordFixture('rt-life');
       expect((await simulation('rt-life'))!.status).toBe('PENDING');
