@@ -38,9 +38,12 @@ export function applyAgentChanges(previous: AgentStates, changes: readonly Agent
   return next;
 }
 
-/** What a non-keyframe tick stores: the agents whose state differs from the tick before. */
-export const changedAgents = (previous: AgentStates, next: AgentStates): AgentTickState[] =>
-  [...next.values()].filter((state) => {
+/**
+ * What a non-keyframe tick stores: of the agents reported at it (those not reported kept their state), the ones
+ * whose state differs from before.
+ */
+export const changedAgents = (previous: AgentStates, reported: readonly AgentTickState[]): AgentTickState[] =>
+  reported.filter((state) => {
     const before = previous.get(state.id);
     return !before || !sameState(before, state);
   });
@@ -53,17 +56,17 @@ export function zonePopulations(states: AgentStates): Record<string, number> {
 }
 
 /**
- * The agents that moved zone at this tick. The reason is the agent's own recent action, else the type of an event
- * active in the zone it moved to, else unknown.
+ * The agents reported at this tick that moved zone. The reason is the agent's own recent action, else the type of
+ * an event active in the zone it moved to, else unknown.
  */
 export function zoneTransitions(
   previous: AgentStates,
-  next: AgentStates,
+  reported: readonly AgentTickState[],
   tick: number,
   eventTypeIn: (zone: string) => string | null,
 ): ZoneTransition[] {
   const moves: ZoneTransition[] = [];
-  for (const state of next.values()) {
+  for (const state of reported) {
     const before = previous.get(state.id);
     if (before && before.zone !== state.zone) {
       moves.push({ tick, agentId: state.id, fromZone: before.zone, toZone: state.zone, reason: state.recentAction ?? eventTypeIn(state.zone) });
@@ -83,10 +86,10 @@ export interface KeyMoment {
   eventName: string | null;
 }
 
-/** The agents whose stance moved by at least KEY_MOMENT_STANCE_CHANGE at this tick, with the event active in their zone. */
-export function keyMoments(previous: AgentStates, next: AgentStates, tick: number, eventNameIn: (zone: string) => string | null): KeyMoment[] {
+/** The agents reported at this tick whose stance moved by at least KEY_MOMENT_STANCE_CHANGE, with the event active in their zone. */
+export function keyMoments(previous: AgentStates, reported: readonly AgentTickState[], tick: number, eventNameIn: (zone: string) => string | null): KeyMoment[] {
   const moments: KeyMoment[] = [];
-  for (const state of next.values()) {
+  for (const state of reported) {
     const before = previous.get(state.id);
     if (before && Math.abs(state.stance - before.stance) >= KEY_MOMENT_STANCE_CHANGE) {
       moments.push({ agentId: state.id, tick, fromStance: before.stance, toStance: state.stance, eventName: eventNameIn(state.zone) });

@@ -268,7 +268,8 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         if (input.tick !== expected) throw badInput(`ticks are appended in order: the next one is ${expected}`, 'ticks', { expectedTick: expected });
       });
 
-      let states: AgentStates = simulation.totalTicks > 0 ? await agentStatesAt(tx, simulation, simulation.totalTicks - 1) : new Map();
+      // This call's own copy, moved forward tick by tick.
+      const states = new Map(simulation.totalTicks > 0 ? await agentStatesAt(tx, simulation, simulation.totalTicks - 1) : []);
       const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.input.tick) : [];
       const batchEvents: SimulationEventRow[] = [];
       const ticks: NewTick[] = [];
@@ -288,22 +289,22 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
           active.push(row);
         }
 
-        const next = applyAgentChanges(states, reported);
         const eventIn = (zone: string) => active.find((e) => e.tick <= input.tick && e.endTick > input.tick && e.affectedZone === zone);
         // Appended one by one: spreading a whole run's moves into push() would overflow the stack at 100,000 agents.
-        for (const move of zoneTransitions(states, next, input.tick, (zone) => eventIn(zone)?.type ?? null)) transitions.push(move);
-        for (const moment of keyMoments(states, next, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; })) moments.push(moment);
+        for (const move of zoneTransitions(states, reported, input.tick, (zone) => eventIn(zone)?.type ?? null)) transitions.push(move);
+        for (const moment of keyMoments(states, reported, input.tick, (zone) => { const e = eventIn(zone); return e ? (e.name ?? e.type) : null; })) moments.push(moment);
+        const changed = changedAgents(states, reported);
+        for (const state of reported) states.set(state.id, state);
         // A keyframe stores every agent, another tick those that changed: when that is every agent reported
         // (a subset of both), it is the same list as the digest's, text included.
-        const kept = isKeyframe(input.tick, simulation.keyframeInterval) ? [...next.values()] : changedAgents(states, next);
+        const kept = isKeyframe(input.tick, simulation.keyframeInterval) ? [...states.values()] : changed;
         ticks.push({
           tick: input.tick,
           agents: new JsonText(kept.length === reported.length ? reportedJson : JSON.stringify(kept.sort(byId))),
           metrics: input.metrics ?? {},
-          zonePopulations: zonePopulations(next),
+          zonePopulations: zonePopulations(states),
           digest,
         });
-        states = next;
       }
 
       const reused = await existingEventIds(tx, nodeId, batchEvents.map((e) => e.eventId));

@@ -4,6 +4,7 @@ import {
   changedAgents,
   isKeyframe,
   keyframeAtOrBefore,
+  keyMoments,
   zonePopulations,
   zoneTransitions,
   type AgentStates,
@@ -73,7 +74,7 @@ describe('changedAgents', () => {
   const base = agent('a', 'z1', { stance: 0.1, emotion: 0.2, influenceScore: 0.3, recentAction: 'post', reasoning: 'why' });
 
   it('leaves out agents whose state is the same, even as a different object', () => {
-    expect(changedAgents(statesOf(base), statesOf({ ...base }))).toEqual([]);
+    expect(changedAgents(statesOf(base), [{ ...base }])).toEqual([]);
   });
 
   it.each([
@@ -85,12 +86,12 @@ describe('changedAgents', () => {
     ['reasoning', { reasoning: 'because' }],
   ] as const)('reports an agent whose %s changed', (_, change) => {
     const next = { ...base, ...change };
-    expect(changedAgents(statesOf(base), statesOf(next))).toEqual([next]);
+    expect(changedAgents(statesOf(base), [next])).toEqual([next]);
   });
 
   it('reports agents that were not there before, and only the changed ones', () => {
     const prev = statesOf(agent('a', 'z1'), agent('b', 'z1'));
-    const next = statesOf(agent('a', 'z1'), agent('b', 'z2'), agent('c', 'z1'));
+    const next = [agent('a', 'z1'), agent('b', 'z2'), agent('c', 'z1')];
     expect(changedAgents(prev, next)).toEqual([agent('b', 'z2'), agent('c', 'z1')]);
   });
 });
@@ -114,7 +115,7 @@ describe('zonePopulations', () => {
 describe('zoneTransitions', () => {
   it('reports the agents that moved zone, with from and to', () => {
     const prev = statesOf(agent('a', 'z1'), agent('b', 'z1'), agent('c', 'z2'));
-    const next = statesOf(agent('a', 'z2'), agent('b', 'z1', { stance: 1 }), agent('c', 'z1'));
+    const next = [agent('a', 'z2'), agent('b', 'z1', { stance: 1 }), agent('c', 'z1')];
     expect(zoneTransitions(prev, next, 7, noEvents)).toEqual([
       { tick: 7, agentId: 'a', fromZone: 'z1', toZone: 'z2', reason: null },
       { tick: 7, agentId: 'c', fromZone: 'z2', toZone: 'z1', reason: null },
@@ -122,13 +123,13 @@ describe('zoneTransitions', () => {
   });
 
   it('reports nothing for agents without a previous state (tick 0)', () => {
-    expect(zoneTransitions(new Map(), statesOf(agent('a', 'z1')), 0, () => 'rally')).toEqual([]);
+    expect(zoneTransitions(new Map(), [agent('a', 'z1')], 0, () => 'rally')).toEqual([]);
   });
 
   it("gives the agent's recent action as the reason, else an event's type in the destination zone, else null", () => {
     const eventTypeIn = (zone: string) => (zone === 'z2' ? 'rally' : null);
     const prev = statesOf(agent('a', 'z1'), agent('b', 'z1'), agent('c', 'z2'));
-    const next = statesOf(agent('a', 'z2', { recentAction: 'shared post' }), agent('b', 'z2'), agent('c', 'z1'));
+    const next = [agent('a', 'z2', { recentAction: 'shared post' }), agent('b', 'z2'), agent('c', 'z1')];
     // c leaves the zone with the event: the origin's events are no reason.
     expect(zoneTransitions(prev, next, 3, eventTypeIn).map((t) => [t.agentId, t.reason])).toEqual([
       ['a', 'shared post'],
@@ -139,7 +140,23 @@ describe('zoneTransitions', () => {
 
   it('ignores agents that kept their zone even when their other state changed', () => {
     const prev = statesOf(agent('a', 'z1'));
-    const next = statesOf(agent('a', 'z1', { stance: 0.9, recentAction: 'argued' }));
+    const next = [agent('a', 'z1', { stance: 0.9, recentAction: 'argued' })];
     expect(zoneTransitions(prev, next, 1, () => 'rally')).toEqual([]);
+  });
+});
+
+describe('keyMoments', () => {
+  it('reports the reported agents whose stance moved by at least 0.15 either way, with the event in their zone', () => {
+    const prev = statesOf(agent('a', 'z1', { stance: 0.1 }), agent('b', 'z2', { stance: 0.5 }), agent('c', 'z1', { stance: 0 }));
+    const reported = [agent('a', 'z1', { stance: 0.25 }), agent('b', 'z2', { stance: 0.2 }), agent('c', 'z1', { stance: 0.149 })];
+    const eventNameIn = (zone: string) => (zone === 'z2' ? 'debate' : null);
+    expect(keyMoments(prev, reported, 4, eventNameIn)).toEqual([
+      { agentId: 'a', tick: 4, fromStance: 0.1, toStance: 0.25, eventName: null },
+      { agentId: 'b', tick: 4, fromStance: 0.5, toStance: 0.2, eventName: 'debate' },
+    ]);
+  });
+
+  it('reports nothing for agents without a previous state', () => {
+    expect(keyMoments(new Map(), [agent('a', 'z1', { stance: 1 })], 0, () => 'rally')).toEqual([]);
   });
 });
