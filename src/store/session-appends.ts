@@ -11,6 +11,7 @@ import { retryOnUniqueViolation } from './unique-violations.js';
 /** One trace appended to its session's history, and the session's context after it. */
 export interface SessionAppend {
   trace: TraceRow;
+  /** Also the trace's `contextAfter`: both columns are written from this value. */
   context: JsonObject;
 }
 
@@ -102,7 +103,7 @@ export const postgresSessionAppender = (db: Db): SessionAppender => ({
         const session = await lockSession(tx, 'postgresql', key);
         const appended = next(session);
         const { trace, context } = appended;
-        await insertTrace(tx, { ...trace, eventData: trace.eventData!, contextAfter: trace.contextAfter ?? undefined });
+        await insertTrace(tx, { ...trace, eventData: trace.eventData!, contextAfter: context });
         const head = { lastSeq: trace.seq!, lastAt: trace.timestamp, context };
         if (session) await updateSession(tx, key, { ...head, traceCount: { increment: 1 } });
         else await createSession(tx, { ...key, ...head, traceCount: 1, firstAt: trace.timestamp });
