@@ -246,44 +246,52 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
       const simulation = await lockSimulation(tx, provider, nodeId);
       if (!simulation) throw notFound(`Simulation ${nodeId}`);
       const roster = new Set((simulation.agents as { id: string }[]).map((agent) => agent.id));
-      const checked = inputs.map((input, i) => {
-        const reported = checkTickAgents(input, `ticks[${i}]`, roster).sort(byId);
-        const reportedJson = JSON.stringify(reported);
-        return { input, where: `ticks[${i}]`, reported, reportedJson, digest: tickDigest(input, reportedJson) };
-      });
-
-      const stored = await tickDigests(tx, nodeId, inputs.filter((t) => t.tick < simulation.totalTicks).map((t) => t.tick));
-      const fresh = checked.filter(({ input, digest }) => {
-        if (input.tick >= simulation.totalTicks) return true;
-        if (stored.get(input.tick) !== digest) {
-          throw new AppError('CONFLICT', `Tick ${input.tick} was already recorded with other telemetry`, { tick: input.tick });
-        }
-        return false;
-      });
+      // Ticks are in increasing order: those already recorded (resends) come first, then the fresh ones.
+      const resentCount = inputs.findIndex((input) => input.tick >= simulation.totalTicks);
+      const resent = resentCount < 0 ? inputs : inputs.slice(0, resentCount);
+      const fresh = resentCount < 0 ? [] : inputs.slice(resentCount);
       if (fresh.length > 0 && (simulation.status === 'COMPLETED' || simulation.status === 'FAILED')) {
         throw new AppError('CONFLICT', `Simulation ${nodeId} is ${simulation.status}: it takes no more ticks`, { nodeStatus: simulation.status });
       }
-      fresh.forEach(({ input }, i) => {
+      fresh.forEach((input, i) => {
         const expected = simulation.totalTicks + i;
         if (input.tick !== expected) throw badInput(`ticks are appended in order: the next one is ${expected}`, 'ticks', { expectedTick: expected });
       });
 
-      // This call's own copy, moved forward tick by tick.
+      /** A tick's agents checked and in id order, their canonical JSON, and the tick's digest. */
+      const checkTick = (input: TickInput, where: string) => {
+        const reported = checkTickAgents(input, where, roster).sort(byId);
+        const reportedJson = JSON.stringify(reported);
+        return { reported, reportedJson, digest: tickDigest(input, reportedJson) };
+      };
+      const stored = await tickDigests(tx, nodeId, resent.map((input) => input.tick));
+      resent.forEach((input, i) => {
+        if (stored.get(input.tick) !== checkTick(input, `ticks[${i}]`).digest) {
+          throw new AppError('CONFLICT', `Tick ${input.tick} was already recorded with other telemetry`, { tick: input.tick });
+        }
+      });
+
+      // This call's own copy, moved forward tick by tick. Each tick is checked, derived and serialised in turn,
+      // so its checked states die young (a whole call's would outlive the young generation).
       const states = new Map(simulation.totalTicks > 0 ? await agentStatesAt(tx, simulation, simulation.totalTicks - 1) : []);
-      const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.input.tick) : [];
+      const active: SimulationEventRow[] = fresh.length > 0 ? await activeEventsAt(tx, nodeId, fresh[0]!.tick) : [];
       const batchEvents: SimulationEventRow[] = [];
+      const batchEventIds = new Set<string>();
       const ticks: NewTick[] = [];
       const transitions: ZoneTransition[] = [];
       const moments: KeyMoment[] = [];
 
-      for (const { input, where, reported, reportedJson, digest } of fresh) {
-        for (const [i, event] of (input.events ?? []).entries()) {
-          requireId(event.id, `${where}.events[${i}].id`);
-          requireId(event.type, `${where}.events[${i}].type`, 100);
-          const duration = requireIntInRange(event.durationTicks ?? 1, `${where}.events[${i}].durationTicks`, 1, 10_000_000);
+      for (const [i, input] of fresh.entries()) {
+        const where = `ticks[${resent.length + i}]`;
+        const { reported, reportedJson, digest } = checkTick(input, where);
+        for (const [e, event] of (input.events ?? []).entries()) {
+          requireId(event.id, `${where}.events[${e}].id`);
+          requireId(event.type, `${where}.events[${e}].type`, 100);
+          const duration = requireIntInRange(event.durationTicks ?? 1, `${where}.events[${e}].durationTicks`, 1, 10_000_000);
           const intensity = event.intensity ?? 1;
-          if (!Number.isFinite(intensity)) throw badInput('intensity must be a finite number', `${where}.events[${i}].intensity`);
-          if (batchEvents.some((e) => e.eventId === event.id)) throw badInput(`event ${event.id} is recorded twice`, `${where}.events[${i}].id`);
+          if (!Number.isFinite(intensity)) throw badInput('intensity must be a finite number', `${where}.events[${e}].intensity`);
+          if (batchEventIds.has(event.id)) throw badInput(`event ${event.id} is recorded twice`, `${where}.events[${e}].id`);
+          batchEventIds.add(event.id);
           const row = { eventId: event.id, tick: input.tick, endTick: input.tick + duration, type: event.type, name: event.name ?? null, intensity, affectedZone: event.affectedZone ?? null };
           batchEvents.push(row);
           active.push(row);
@@ -307,7 +315,7 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
         });
       }
 
-      const reused = await existingEventIds(tx, nodeId, batchEvents.map((e) => e.eventId));
+      const reused = await existingEventIds(tx, nodeId, [...batchEventIds]);
       if (reused.size > 0) throw badInput(`event ids already recorded: ${[...reused].join(', ')}`, 'ticks');
       await insertTicks(tx, bulk, nodeId, ticks);
       await insertTransitions(tx, bulk, nodeId, transitions);
