@@ -538,6 +538,24 @@ describe.skipIf(pgUnavailable !== null)('PostgreSQL migrations', () => {
   );
 
   it(
+    'compress every JSON column with lz4 where the server has it (pglz, the default, where it has not)',
+    async () => {
+      const p = pool(await freshDatabase());
+      await migratePostgres(p);
+      const { rows: lz4 } = await p.query(`SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)`);
+      const { rows } = await p.query<{ column: string; compression: string }>(
+        `SELECT c.relname || '.' || a.attname AS column, a.attcompression AS compression
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.atttypid = 'jsonb'::regtype AND NOT a.attisdropped
+          ORDER BY 1`,
+      );
+      expect(rows.length).toBeGreaterThanOrEqual(13);
+      expect(rows.filter((row) => row.compression !== (lz4.length > 0 ? 'l' : ''))).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it(
     "keep Prisma's _prisma_migrations table and rows",
     async () => {
       const p = pool(await freshDatabase());
