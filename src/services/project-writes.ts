@@ -84,9 +84,8 @@ async function appendEvents(tx: Tx, bulk: BulkWriter, head: Project, events: rea
       }
     }
   }
-  await insertStreamEvents(tx, bulk, events.map((e) => ({ ...e, projectId: head.id })));
+  await insertStreamEvents(bulk, events.map((e) => ({ ...e, projectId: head.id })));
   await upsertProjectData(
-    tx,
     bulk,
     head.id,
     [...latest.values()].map(({ event, item }) => ({

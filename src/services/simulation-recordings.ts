@@ -317,10 +317,10 @@ export function createSimulationRecordings({ database, now }: ServiceDeps) {
 
       const reused = await existingEventIds(tx, nodeId, [...batchEventIds]);
       if (reused.size > 0) throw badInput(`event ids already recorded: ${[...reused].join(', ')}`, 'ticks');
-      await insertTicks(tx, bulk, nodeId, ticks);
-      await insertTransitions(tx, bulk, nodeId, transitions);
+      await insertTicks(bulk, nodeId, ticks);
+      await insertTransitions(bulk, nodeId, transitions);
       await insertEvents(tx, nodeId, batchEvents);
-      await insertKeyMoments(tx, bulk, nodeId, moments);
+      await insertKeyMoments(bulk, nodeId, moments);
       const totalTicks = simulation.totalTicks + ticks.length;
       const status: SimulationStatus = ticks.length > 0 && simulation.status === 'PENDING' ? 'RUNNING' : (simulation.status as SimulationStatus);
       if (ticks.length > 0) await updateSimulation(tx, nodeId, { totalTicks, status, updatedAt: now() });

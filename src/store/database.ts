@@ -12,6 +12,7 @@ import { GroupCommit, type SqliteAdapter } from './group-commit.js';
 import { migratePostgres, migrateSqlite } from './migrations.js';
 import { postgresSessionAppender, sqliteSessionAppender, type SessionAppender } from './session-appends.js';
 import { postgresTracePages, sqliteTracePages, type TracePages } from './trace-pages.js';
+import { TransactionConnections } from './transaction-connections.js';
 
 /** Both generated clients expose the same model API; the SQLite one's types stand for both. */
 export type Db = SqliteClient;
@@ -118,12 +119,14 @@ async function openPostgres(config: Extract<StoreConfig, { provider: 'postgresql
     await pool.end();
     throw error;
   }
-  const db = new PostgresClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTIONS }) as unknown as Db;
+  // Each transaction's connection is kept while it is open, so the hot paths can write on it past the ORM.
+  const connections = new TransactionConnections();
+  const db = connections.slotEach(new PostgresClient({ adapter: connections.track(new PrismaPg(pool)), transactionOptions: TRANSACTIONS }) as unknown as Db);
   return {
     db,
     read: db,
     provider: 'postgresql',
-    bulk: postgresBulkWriter(),
+    bulk: postgresBulkWriter(() => connections.current()),
     sessions: postgresSessionAppender(db),
     tracePages: postgresTracePages(pool),
     close: async () => {

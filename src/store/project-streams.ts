@@ -47,8 +47,8 @@ export const updateProjectHead = (tx: Tx, id: string, head: { added: number; las
 const STREAM_EVENTS: RowShape = { table: 'stream_events', columns: ['project_id', 'ms', 'n', 'event_type', 'data_key', 'data', 'timestamp'], json: ['data'] };
 
 /** The hot path of publishing and importing. */
-export const insertStreamEvents = (tx: Tx, bulk: BulkWriter, events: readonly NewStreamEvent[]) =>
-  bulk.insert(tx, STREAM_EVENTS, events, (e) => [e.projectId, e.ms, e.n, e.eventType, e.dataKey, e.data, e.timestamp]);
+export const insertStreamEvents = (bulk: BulkWriter, events: readonly NewStreamEvent[]) =>
+  bulk.insert(STREAM_EVENTS, events, (e) => [e.projectId, e.ms, e.n, e.eventType, e.dataKey, e.data, e.timestamp]);
 
 const LOOKUP_CHUNK = 200;
 
@@ -117,11 +117,10 @@ const PROJECT_DATA: RowShape = {
 
 /** Each key's latest value (the keys are distinct within a call). */
 export const upsertProjectData = (
-  tx: Tx,
   bulk: BulkWriter,
   projectId: string,
   items: readonly { dataKey: string; data: unknown; description: string | null; ms: number; n: number; updatedAt: Date }[],
-) => bulk.insert(tx, PROJECT_DATA, items, (item) => [projectId, item.dataKey, item.data, item.description, item.ms, item.n, item.updatedAt]);
+) => bulk.insert(PROJECT_DATA, items, (item) => [projectId, item.dataKey, item.data, item.description, item.ms, item.n, item.updatedAt]);
 
 export const insertSnapshot = (tx: Tx, projectId: string, at: Sequence, state: ProjectState) =>
   tx.projectSnapshot.create({ data: { projectId, ms: at.ms, n: at.n, state: state as unknown as Prisma.InputJsonValue } });

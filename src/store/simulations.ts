@@ -60,11 +60,11 @@ const TRANSITIONS: RowShape = { table: 'simulation_transitions', columns: ['node
 const KEY_MOMENTS: RowShape = { table: 'simulation_key_moments', columns: ['node_id', 'agent_id', 'tick', 'from_stance', 'to_stance', 'event_name'] };
 
 /** Ticks are the bulk of a recording: written past the ORM, with their JSON serialised once. */
-export const insertTicks = (tx: Tx, bulk: BulkWriter, nodeId: string, ticks: readonly NewTick[]) =>
-  bulk.insert(tx, TICKS, ticks, (t) => [nodeId, t.tick, t.agents, t.metrics, t.zonePopulations, t.digest]);
+export const insertTicks = (bulk: BulkWriter, nodeId: string, ticks: readonly NewTick[]) =>
+  bulk.insert(TICKS, ticks, (t) => [nodeId, t.tick, t.agents, t.metrics, t.zonePopulations, t.digest]);
 
-export const insertTransitions = (tx: Tx, bulk: BulkWriter, nodeId: string, transitions: readonly ZoneTransition[]) =>
-  bulk.insert(tx, TRANSITIONS, transitions, (t) => [nodeId, t.tick, t.agentId, t.fromZone, t.toZone, t.reason]);
+export const insertTransitions = (bulk: BulkWriter, nodeId: string, transitions: readonly ZoneTransition[]) =>
+  bulk.insert(TRANSITIONS, transitions, (t) => [nodeId, t.tick, t.agentId, t.fromZone, t.toZone, t.reason]);
 
 export async function insertEvents(tx: Tx, nodeId: string, events: readonly SimulationEventRow[]) {
   if (events.length > 0) await tx.simulationEvent.createMany({ data: events.map((event) => ({ nodeId, ...event })) });
@@ -89,8 +89,8 @@ export const transitionsBetween = (db: Db | Tx, nodeId: string, start: number, e
 export const eventsOverlapping = (db: Db | Tx, nodeId: string, start: number, end: number) =>
   db.simulationEvent.findMany({ where: { nodeId, tick: { lte: end }, endTick: { gt: start } }, orderBy: [{ tick: 'asc' }, { eventId: 'asc' }] });
 
-export const insertKeyMoments = (tx: Tx, bulk: BulkWriter, nodeId: string, moments: readonly KeyMoment[]) =>
-  bulk.insert(tx, KEY_MOMENTS, moments, (m) => [nodeId, m.agentId, m.tick, m.fromStance, m.toStance, m.eventName]);
+export const insertKeyMoments = (bulk: BulkWriter, nodeId: string, moments: readonly KeyMoment[]) =>
+  bulk.insert(KEY_MOMENTS, moments, (m) => [nodeId, m.agentId, m.tick, m.fromStance, m.toStance, m.eventName]);
 
 /** One agent's recorded trajectory: its zone moves and its key moments, in tick order. */
 export const agentTransitions = (db: Db, nodeId: string, agentId: string) =>

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import type { JsonValue } from '../domain/json.js';
-import { sqliteValue } from './bulk-insert.js';
+import { postgresValue, sqliteValue } from './bulk-insert.js';
 import type { TraceFilter, TraceKey, TraceRow } from './traces.js';
 
 /**
@@ -89,14 +89,13 @@ export function sqliteTracePages(connection: BetterSqlite3.Database): TracePages
 
 /**
  * PostgreSQL's TIMESTAMP(3) columns hold UTC without a zone, as Prisma writes them: node-pg would read them, and
- * bind Dates, in the process's local time zone, so times go both ways as UTC text here.
+ * bind Dates, in the process's local time zone, so times go both ways as UTC text here (bound by postgresValue).
  */
 const TIMESTAMP_OID = 1114;
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === TIMESTAMP_OID ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
-const postgresValue = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
 
 /** PostgreSQL: a named statement (parsed and planned once per pooled connection); jsonb arrives parsed. */
 export function postgresTracePages(pool: pg.Pool): TracePages {
@@ -109,7 +108,7 @@ export function postgresTracePages(pool: pg.Pool): TracePages {
         name = `trace-page-${names.size + 1}`;
         names.set(sql, name);
       }
-      const { rows } = await pool.query<StoredTrace>({ name, text: sql, values: parameters.map(postgresValue), types });
+      const { rows } = await pool.query<StoredTrace>({ name, text: sql, values: parameters.map((value) => postgresValue(value)), types });
       return rows.map((row) => toTrace(row, (value) => value));
     },
   };

@@ -950,10 +950,10 @@ describe('project streams, the services and store directly', () => {
     const open = await database.db.$transaction(async (tx) => {
       // What a publish writes, left uncommitted while the reads run.
       await lockProject(tx, database.provider, id, at);
-      await insertStreamEvents(tx, database.bulk, [
+      await insertStreamEvents(database.bulk, [
         { projectId: id, ms, n: 0, eventType: 'data_published', dataKey: 'k', data: { dataKey: 'k', data: 1, description: null }, timestamp: at },
       ]);
-      await upsertProjectData(tx, database.bulk, id, [{ dataKey: 'k', data: 1, description: null, ms, n: 0, updatedAt: at }]);
+      await upsertProjectData(database.bulk, id, [{ dataKey: 'k', data: 1, description: null, ms, n: 0, updatedAt: at }]);
       await updateProjectHead(tx, id, { added: 1, last: { ms, n: 0 }, sinceSnapshot: 1 });
       return reads();
     });
