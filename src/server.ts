@@ -64,6 +64,10 @@ export async function createServer(config: Config, logger: YogaLogger = createLo
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // The HTTP server in front checks the body first (a Content-Length of at most MAX_BODY_BYTES, which Node's
+    // parser then holds the body to). Yoga's own limit would cap bodies at 25 MB whatever MAX_BODY_BYTES says, and
+    // pipes every body through a web TransformStream to count it again.
+    maxRequestBodySize: false,
     logging: quietClientErrors(logger),
     maskedErrors: { maskError: (error, message) => maskError(error, message, !config.production, logger) },
     graphiql: { title: 'Replay Gateway', subscriptionsProtocol: 'WS' },

@@ -351,3 +351,23 @@ describe('limits', () => {
     });
   });
 });
+
+describe('a body limit above 25 MB (MAX_BODY_BYTES=40000000)', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ MAX_BODY_BYTES: '40000000' });
+  });
+  afterAll(() => gateway?.close());
+
+  it('is the only limit: a 30 MB body is read and answered (no hidden 25 MB cap behind it)', async () => {
+    // Variables the operation does not declare are ignored: the body is large, the work is not.
+    const body = JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(30_000_000) } });
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${await gateway.token({ sub: 'reader' })}` },
+      body,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
