@@ -1,10 +1,10 @@
 import { requirePerson } from '../auth/access.js';
-import type { TraceRow } from '../store/traces.js';
+import type { TraceView } from '../store/traces.js';
 import { builder } from './builder.js';
 import { connectionOf, pageArgs } from './connections.js';
 import { Session } from './sessions.js';
 
-export const Trace = builder.objectRef<TraceRow>('Trace');
+export const Trace = builder.objectRef<TraceView>('Trace');
 
 Trace.implement({
   description: 'One context update, stored immutably; or a replay of one, pointing at it with replayOf.',

@@ -1,6 +1,7 @@
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { getOperationAST, OperationTypeNode, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { stringifyWithJsonText } from '../domain/json-text.js';
 
 /**
  * Runs queries and mutations on graphql-jit: each operation is compiled once (per document) into code that
@@ -28,8 +29,9 @@ export function useCompiledExecution(): Plugin {
       if (!query) return;
       setExecuteFn(async (execution) => {
         const result = (await query.query(execution.rootValue, execution.contextValue, execution.variableValues)) as ExecutionResult;
-        // No `data` key: the variables were refused before anything ran.
-        return 'data' in result ? result : executeFn(execution);
+        // No `data` key: the variables were refused before anything ran. Yoga writes a result with its own
+        // `stringify`: JSON read as text (JsonText) goes into the response as is.
+        return 'data' in result ? Object.assign(result, { stringify: stringifyWithJsonText }) : executeFn(execution);
       });
     },
   };

@@ -15,8 +15,8 @@ import {
   type ZoneTransition,
 } from '../domain/agent-states.js';
 import { isJsonObject } from '../domain/json.js';
+import { JsonText } from '../domain/json-text.js';
 import { AppError, badInput, notFound } from '../errors.js';
-import { JsonText } from '../store/bulk-insert.js';
 import type { Db, Tx } from '../store/database.js';
 import {
   activeEventsAt,

@@ -4,7 +4,7 @@ import { badInput, notFound } from '../errors.js';
 import { deleteIdempotencyKeysBefore, findIdempotentResponse } from '../store/idempotency.js';
 import { lockSession, refreshSessionAggregates } from '../store/sessions.js';
 import { traceStatistics } from '../store/trace-stats.js';
-import { countTraces, deleteTraceRow, deleteTracesBefore, findTrace, type TraceFilter, type TraceRow } from '../store/traces.js';
+import { countTraces, deleteTraceRow, deleteTracesBefore, findTrace, type TraceFilter, type TraceRow, type TraceView } from '../store/traces.js';
 import type { ServiceDeps } from './deps.js';
 import { writeOnce } from './idempotent-writes.js';
 import { requireId, requireIntInRange } from './input-checks.js';
@@ -31,7 +31,7 @@ export function createTraces({ database, config, now }: ServiceDeps) {
   }
 
   /** Newest first. Non-admins see their own traces only: naming another person is FORBIDDEN. */
-  async function traces(viewer: Viewer | null, filter: TraceFilter, args: PageArgs): Promise<Page<TraceRow>> {
+  async function traces(viewer: Viewer | null, filter: TraceFilter, args: PageArgs): Promise<Page<TraceView>> {
     const v = filter.personId ? requirePerson(viewer, filter.personId) : requireViewer(viewer);
     if ((filter.eventTypes?.length ?? 0) > MAX_EVENT_TYPES) throw badInput(`eventTypes may list at most ${MAX_EVENT_TYPES} types`, 'eventTypes');
     const scoped = isAdmin(v) ? filter : { ...filter, personId: v.personId };

@@ -1,10 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
+import { JsonText } from '../domain/json-text.js';
 
-/** A JSON column's value serialised already (the writers bind it as is). */
-export class JsonText {
-  constructor(readonly text: string) {}
-}
 const jsonText = (value: unknown) => (value instanceof JsonText ? value.text : JSON.stringify(value));
 
 /** A table's columns as the hot write paths fill them; `json` columns take JS values, `upsertOn` makes it an upsert. */

@@ -1,6 +1,7 @@
 import { Prisma, type Simulation, type SimulationTick } from '../generated/prisma/sqlite/client.js';
 import type { AgentTickState, KeyMoment, ZoneTransition } from '../domain/agent-states.js';
-import type { BulkWriter, JsonText, RowShape } from './bulk-insert.js';
+import type { JsonText } from '../domain/json-text.js';
+import type { BulkWriter, RowShape } from './bulk-insert.js';
 import type { Database, Db, Tx } from './database.js';
 
 export type { Simulation as SimulationRow, SimulationTick as SimulationTickRow };

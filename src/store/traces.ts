@@ -1,7 +1,16 @@
+import type { JsonText } from '../domain/json-text.js';
 import type { Prisma, Trace } from '../generated/prisma/sqlite/client.js';
 import type { Db, Tx } from './database.js';
 
 export type TraceRow = Trace;
+/**
+ * A trace as answered: its JSON columns parsed (TraceRow), or still as their stored text where nothing reads
+ * them on the way to the response (pages of traces).
+ */
+export type TraceView = Omit<TraceRow, 'eventData' | 'contextAfter'> & {
+  eventData: TraceRow['eventData'] | JsonText;
+  contextAfter: TraceRow['contextAfter'] | JsonText;
+};
 export type NewTrace = Prisma.TraceUncheckedCreateInput;
 
 export interface TraceFilter {

@@ -1,3 +1,4 @@
+import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CleanupTracesDocument,
@@ -11,6 +12,7 @@ import {
   UpdateContextDocument,
   type TraceFilter,
 } from '../generated/graphql.js';
+import { sseClient, wsClient } from '../support/clients.js';
 import { codesOf, dataOf, startGateway, type TestGateway } from '../support/gateway.js';
 
 const MINUTE = 60_000;
@@ -155,6 +157,47 @@ describe('traces', () => {
       expect(idsOf(await list({ personId: p2 }, admin))).toEqual([c1]);
 
       expect(codesOf(await gateway.execute(TracesDocument, {}, null))).toEqual(['UNAUTHENTICATED']);
+    });
+
+    it('answers a page’s JSON (kept as stored text on its way out) as trace(id) does, over HTTP, SSE and graphql-ws', async () => {
+      const person = 'tr-json-text';
+      const awkward = [
+        { text: 'quote " backslash \\ tab \t newline \n', unicode: 'é 日本 🎉 \u2028', nested: { list: [1, -0, 1e21, 0.1, true, null, []], empty: {} } },
+        { i: 2, marker: '\\u0000 looks like one but is not', number: -12.5e-7 },
+      ];
+      const ids = [];
+      for (const [i, data] of awkward.entries()) {
+        const input = { personId: person, sessionId: 'json', timestamp: iso(startedAt - HOUR + i * MINUTE), sources: [{ source: 'test', data }] };
+        ids.push(dataOf(await gateway.execute(UpdateContextDocument, { input }, ingest)).updateContext.trace.id);
+      }
+      const token = await tokenFor(person);
+      const expected = [];
+      for (const id of ids.reverse()) {
+        const trace = dataOf(await gateway.execute(TraceDocument, { id }, token)).trace!;
+        expected.push({ id, eventData: trace.eventData, contextSnapshot: trace.contextSnapshot });
+      }
+      const query = `query ($p: ID!) { traces(filter: { personId: $p }, first: 5) { nodes { id eventData contextSnapshot } } }`;
+      const variables = { p: person };
+      const once = <T,>(subscribe: (sink: { next: (value: T) => void; error: (error: unknown) => void; complete: () => void }) => unknown) =>
+        new Promise<T>((resolve, reject) => {
+          let last: T;
+          subscribe({ next: (value) => (last = value), error: reject, complete: () => resolve(last) });
+        });
+      const ws = wsClient(gateway.url, token);
+      const sse = sseClient(gateway.url, token);
+      try {
+        const answers = {
+          http: await gateway.execute(query, variables, token),
+          sse: await once<ExecutionResult>((sink) => sse.subscribe({ query, variables }, sink)),
+          ws: await once<ExecutionResult>((sink) => ws.subscribe({ query, variables }, sink)),
+        };
+        for (const [transport, answer] of Object.entries(answers)) {
+          expect((answer.data as { traces: { nodes: unknown[] } }).traces.nodes, transport).toEqual(expected);
+        }
+      } finally {
+        sse.dispose();
+        await ws.dispose();
+      }
     });
 
     it('pages through with cursors: no duplicates, nothing missing, same totalCount on every page', async () => {
